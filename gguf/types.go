@@ -1,0 +1,112 @@
+package gguf
+
+import "fmt"
+
+// Type is a ggml tensor element type, as stored in a GGUF tensor header.
+type Type uint32
+
+// Tensor element types. The numbers are ggml's and must not change.
+const (
+	TypeF32     Type = 0
+	TypeF16     Type = 1
+	TypeQ4_0    Type = 2
+	TypeQ4_1    Type = 3
+	TypeQ5_0    Type = 6
+	TypeQ5_1    Type = 7
+	TypeQ8_0    Type = 8
+	TypeQ8_1    Type = 9
+	TypeQ2_K    Type = 10
+	TypeQ3_K    Type = 11
+	TypeQ4_K    Type = 12
+	TypeQ5_K    Type = 13
+	TypeQ6_K    Type = 14
+	TypeQ8_K    Type = 15
+	TypeIQ2_XXS Type = 16
+	TypeIQ2_XS  Type = 17
+	TypeIQ3_XXS Type = 18
+	TypeIQ1_S   Type = 19
+	TypeIQ4_NL  Type = 20
+	TypeIQ3_S   Type = 21
+	TypeIQ2_S   Type = 22
+	TypeIQ4_XS  Type = 23
+	TypeI8      Type = 24
+	TypeI16     Type = 25
+	TypeI32     Type = 26
+	TypeI64     Type = 27
+	TypeF64     Type = 28
+	TypeIQ1_M   Type = 29
+	TypeBF16    Type = 30
+	TypeTQ1_0   Type = 34
+	TypeTQ2_0   Type = 35
+	TypeMXFP4   Type = 39
+)
+
+type typeTraits struct {
+	name      string
+	blockSize uint64 // elements per block
+	typeSize  uint64 // bytes per block
+}
+
+var traits = map[Type]typeTraits{
+	TypeF32:     {"F32", 1, 4},
+	TypeF16:     {"F16", 1, 2},
+	TypeQ4_0:    {"Q4_0", 32, 18},
+	TypeQ4_1:    {"Q4_1", 32, 20},
+	TypeQ5_0:    {"Q5_0", 32, 22},
+	TypeQ5_1:    {"Q5_1", 32, 24},
+	TypeQ8_0:    {"Q8_0", 32, 34},
+	TypeQ8_1:    {"Q8_1", 32, 36},
+	TypeQ2_K:    {"Q2_K", 256, 84},
+	TypeQ3_K:    {"Q3_K", 256, 110},
+	TypeQ4_K:    {"Q4_K", 256, 144},
+	TypeQ5_K:    {"Q5_K", 256, 176},
+	TypeQ6_K:    {"Q6_K", 256, 210},
+	TypeQ8_K:    {"Q8_K", 256, 292},
+	TypeIQ2_XXS: {"IQ2_XXS", 256, 66},
+	TypeIQ2_XS:  {"IQ2_XS", 256, 74},
+	TypeIQ3_XXS: {"IQ3_XXS", 256, 98},
+	TypeIQ1_S:   {"IQ1_S", 256, 50},
+	TypeIQ4_NL:  {"IQ4_NL", 32, 18},
+	TypeIQ3_S:   {"IQ3_S", 256, 110},
+	TypeIQ2_S:   {"IQ2_S", 256, 82},
+	TypeIQ4_XS:  {"IQ4_XS", 256, 136},
+	TypeI8:      {"I8", 1, 1},
+	TypeI16:     {"I16", 1, 2},
+	TypeI32:     {"I32", 1, 4},
+	TypeI64:     {"I64", 1, 8},
+	TypeF64:     {"F64", 1, 8},
+	TypeIQ1_M:   {"IQ1_M", 256, 56},
+	TypeBF16:    {"BF16", 1, 2},
+	TypeTQ1_0:   {"TQ1_0", 256, 54},
+	TypeTQ2_0:   {"TQ2_0", 256, 66},
+	TypeMXFP4:   {"MXFP4", 32, 17},
+}
+
+// String returns ggml's name for the type, e.g. "Q4_K".
+func (t Type) String() string {
+	if tr, ok := traits[t]; ok {
+		return tr.name
+	}
+	return fmt.Sprintf("Type(%d)", uint32(t))
+}
+
+// BlockSize returns the number of elements in one block of the type
+// (1 for plain types), or 0 for an unknown type.
+func (t Type) BlockSize() uint64 { return traits[t].blockSize }
+
+// RowSize returns the number of bytes that n elements of the type take.
+// n must be a multiple of the block size.
+func (t Type) RowSize(n uint64) (uint64, error) {
+	tr, ok := traits[t]
+	if !ok {
+		return 0, fmt.Errorf("unknown tensor type %d", uint32(t))
+	}
+	if n%tr.blockSize != 0 {
+		return 0, fmt.Errorf("%d elements of %s: not a multiple of the block size %d", n, tr.name, tr.blockSize)
+	}
+	blocks := n / tr.blockSize
+	if blocks != 0 && tr.typeSize > ^uint64(0)/blocks {
+		return 0, fmt.Errorf("%d elements of %s: size overflows", n, tr.name)
+	}
+	return blocks * tr.typeSize, nil
+}
