@@ -1,0 +1,55 @@
+package engine
+
+import "testing"
+
+// The expected strings follow XrayGPT's Conversation.get_prompt for
+// CONV_VISION (sep "###", roles Patient/Doctor) after Chat.upload_img,
+// Chat.ask and Chat.answer, written out by hand.
+func TestPromptMatchesXrayGPT(t *testing.T) {
+	c := NewConversation()
+	if err := c.Ask("Describe the given chest x-ray image in detail."); err != nil {
+		t.Fatal(err)
+	}
+	before, after := c.Prompt()
+	wantBefore := SystemPrompt + "###Patient: <Img>"
+	wantAfter := "</Img> Describe the given chest x-ray image in detail.###Doctor:"
+	if before != wantBefore || after != wantAfter {
+		t.Fatalf("turn 1:\n got %q | %q\nwant %q | %q", before, after, wantBefore, wantAfter)
+	}
+	c.SetAnswer("The lungs are clear.")
+	if err := c.Ask("  Is there an effusion? "); err != nil {
+		t.Fatal(err)
+	}
+	_, after = c.Prompt()
+	wantAfter = "</Img> Describe the given chest x-ray image in detail.###Doctor: The lungs are clear.###Patient: Is there an effusion?###Doctor:"
+	if after != wantAfter {
+		t.Fatalf("turn 2:\n got %q\nwant %q", after, wantAfter)
+	}
+	if !c.DropOldest() {
+		t.Fatal("DropOldest refused with two turns")
+	}
+	_, after = c.Prompt()
+	if want := "</Img> Is there an effusion?###Doctor:"; after != want {
+		t.Fatalf("after drop: got %q, want %q", after, want)
+	}
+	if c.DropOldest() {
+		t.Fatal("DropOldest removed the current turn")
+	}
+	if err := c.Ask(" \n"); err != ErrEmptyQuestion {
+		t.Fatalf("empty question: %v", err)
+	}
+}
+
+func TestCleanAnswer(t *testing.T) {
+	cases := map[string]string{
+		" The heart is normal.###Patient: next":  "The heart is normal.",
+		"Doctor: No effusion. ###":               "No effusion.",
+		"I am ChatDoctor. Chat Doctor says hi##": "I am XrayGPT. XrayGPT says hi##",
+		"":                                       "",
+	}
+	for in, want := range cases {
+		if got := CleanAnswer(in); got != want {
+			t.Errorf("CleanAnswer(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
