@@ -1,6 +1,10 @@
 package engine
 
-import "testing"
+import (
+	"os"
+	"strings"
+	"testing"
+)
 
 // The expected strings follow XrayGPT's Conversation.get_prompt for
 // CONV_VISION (sep "###", roles Patient/Doctor) after Chat.upload_img,
@@ -51,5 +55,33 @@ func TestCleanAnswer(t *testing.T) {
 		if got := CleanAnswer(in); got != want {
 			t.Errorf("CleanAnswer(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestAlignmentPromptsMatchXrayGPTFile(t *testing.T) {
+	data, err := os.ReadFile("../../shared/data/xraygpt/prompts/alignment.txt")
+	if err != nil {
+		t.Skipf("XrayGPT's alignment.txt not beside the repo: %v", err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if len(lines) != len(AlignmentPrompts) {
+		t.Fatalf("%d lines, %d prompts", len(lines), len(AlignmentPrompts))
+	}
+	for i, l := range lines {
+		if want := ImageMessage + " " + AlignmentPrompts[i]; strings.TrimSpace(l) != want {
+			t.Errorf("line %d: %q, want %q", i, l, want)
+		}
+	}
+	a, b := NewPromptPicker(7), NewPromptPicker(7)
+	seen := map[string]bool{}
+	for i := 0; i < 200; i++ {
+		p := a.Next()
+		if p != b.Next() {
+			t.Fatal("same seed, different prompts")
+		}
+		seen[p] = true
+	}
+	if len(seen) != len(AlignmentPrompts) {
+		t.Errorf("200 picks used %d of %d prompts", len(seen), len(AlignmentPrompts))
 	}
 }
