@@ -1,0 +1,43 @@
+// Package linalg is the one seam for heavy float32 arithmetic in xraygpt-go.
+//
+// Every matrix product goes through gonum's [blas.Float32] interface. [Default]
+// returns the fastest implementation this process can use: a native BLAS
+// (OpenBLAS on Linux, Accelerate on macOS) loaded at run time with purego —
+// no cgo and no link-time dependency — or, when none loads, gonum's pure-Go
+// implementation ([PureGo]). Callers never need to know which one they got;
+// [Name] says, for logs and benchmarks.
+//
+// The native implementation embeds gonum's and overrides Sgemm, Sgemv, Saxpy,
+// Sdot and Sscal. It checks arguments exactly as gonum does: any call that
+// gonum would reject (or that is a quick return, a zero size, or a size that
+// does not fit the library's 32-bit integers) is handed to gonum itself, so
+// panics carry gonum's messages and edge cases behave identically.
+//
+// # Choosing an implementation
+//
+// The environment variable XRAYGPT_BLAS, read once per process, forces a choice:
+//
+//	XRAYGPT_BLAS=gonum         pure Go, never load a native library
+//	XRAYGPT_BLAS=openblas      OpenBLAS only (libopenblas.so.0, libopenblas.so, libblas.so.3 if it is OpenBLAS)
+//	XRAYGPT_BLAS=accelerate    Apple Accelerate only (macOS)
+//	XRAYGPT_BLAS=/path/lib.so  this file; it must export cblas_sgemm
+//	unset, empty or "auto"     the platform's native library, else pure Go
+//
+// When loading fails, [Default] falls back to pure Go and [NativeError] says why.
+//
+// # Threads
+//
+// OpenBLAS runs its own thread pool whose size is process-global: it starts
+// at OPENBLAS_NUM_THREADS (or the number of cores) and [Library.SetThreads]
+// changes it for every caller in the process. Its worker threads spin for a
+// short while after each call, which takes CPU from Go goroutines working at
+// the same time; keep elementwise Go work and BLAS calls in separate phases.
+// The thread count of pure-Go gonum follows GOMAXPROCS.
+//
+// OpenBLAS reads OPENBLAS_CORETYPE when it is loaded; this package never
+// changes it.
+//
+// The package also holds float32 helpers that are not BLAS but sit on the
+// same hot paths: LayerNorm, softmax and GELU over rows, half-precision
+// conversions and a fixed-worker parallel loop.
+package linalg
