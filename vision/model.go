@@ -1,0 +1,381 @@
+package vision
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/gonum"
+
+	"github.com/xraygpt-go/xraygpt/gguf"
+	"github.com/xraygpt-go/xraygpt/projector"
+)
+
+// ErrInput means the pixel tensor does not have the size the model expects.
+var ErrInput = errors.New("vision: wrong input size")
+
+// Options tune how a model runs. The zero value is a good default.
+type Options struct {
+	// BLAS runs every matrix product; nil means the default implementation.
+	BLAS blas.Float32
+	// Threads bounds the goroutines of the element-wise and per-head work;
+	// 0 means GOMAXPROCS.
+	Threads int
+}
+
+// Tensor is a row-major [Rows, Cols] float32 matrix.
+type Tensor struct {
+	Rows, Cols int
+	Data       []float32
+}
+
+// Stage is an intermediate output of a forward pass, for tests and debugging.
+type Stage struct {
+	Name string
+	Tensor
+}
+
+// Stage names reported by EncodeStages.
+const (
+	StagePatchEmbed = "patch_embed" // tokens after the patch embedding (EVA: +CLS +pos_embed; Swin: +norm)
+	StageBlock0     = "block0"      // after the first EVA block / first Swin block
+	StageBlock1     = "block1"      // after the second Swin block (the first shifted one)
+	StageEncoder    = "encoder"     // EVA: after the last block used
+	StageLNVision   = "ln_vision"   // EVA: ln_vision(encoder)
+	StageQFormer    = "qformer"     // Q-Former query outputs [Q, W]
+	StageSwinStage  = "stage"       // Swin: "stage0".."stageN-1", after each stage's patch merging
+	StageLastHidden = "last_hidden" // Swin: final LayerNorm [49, 768]
+	StagePooled     = "pooled"      // Swin: mean over tokens [1, 768]
+	StageEmbedding  = "embedding"   // Swin: projection_head(pooled) [1, 512]
+	StageSoftTokens = "soft_tokens" // projector output
+)
+
+// Model is a loaded vision encoder with its optional projector. Encode may be
+// called from several goroutines; calls run one at a time because the
+// activation buffers are allocated once and reused.
+type Model struct {
+	Config    Config
+	EVA       *EVA              // KindEVAQFormer
+	QFormer   *QFormer          // KindEVAQFormer
+	Swin      *Swin             // KindMedCLIPSwin
+	Projector *projector.Linear // nil without a projector
+
+	bl      blas.Float32
+	threads int
+	file    *gguf.File
+	// WidenedBytes is how many bytes of f16/bf16 weights were widened to
+	// float32 in memory (f32 tensors are used in place from the mapping).
+	WidenedBytes int64
+
+	mu   sync.Mutex
+	eva  *evaState
+	qf   *qformerState
+	sw   *swinState
+	proj []float32
+}
+
+// Open memory-maps a vision GGUF file and loads the model it describes.
+// Every tensor is checked for presence and shape.
+func Open(path string, opt Options) (*Model, error) {
+	f, err := gguf.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("vision: %w", err)
+	}
+	m, err := FromGGUF(f, opt)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("vision: load %s: %w", path, err)
+	}
+	return m, nil
+}
+
+// FromGGUF loads the model from an open GGUF file, which the model then owns
+// (Close closes it).
+func FromGGUF(f *gguf.File, opt Options) (*Model, error) {
+	cfg, err := ConfigFromGGUF(f)
+	if err != nil {
+		return nil, err
+	}
+	src := &ggufSource{f: f}
+	m, err := build(cfg, src, opt)
+	if err != nil {
+		return nil, err
+	}
+	m.file = f
+	m.WidenedBytes = src.widened
+	return m, nil
+}
+
+// Random builds a model with random weights of cfg's real sizes, for
+// benchmarks and tests that need no file.
+func Random(cfg Config, seed uint64, opt Options) (*Model, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return build(cfg, &randSource{rng: rand.New(rand.NewPCG(seed, 1))}, opt)
+}
+
+func build(cfg Config, src tensorSource, opt Options) (*Model, error) {
+	m := &Model{Config: cfg, bl: opt.BLAS, threads: opt.Threads}
+	if m.bl == nil {
+		m.bl = gonum.Implementation{} // TODO: linalg.Default() once it lands
+	}
+	l := &loader{src: src}
+	switch cfg.Kind {
+	case KindEVAQFormer:
+		m.EVA = loadEVA(l, "visual_encoder.", cfg.EVA)
+		m.QFormer = loadQFormer(l, cfg.QFormer)
+	case KindMedCLIPSwin:
+		m.Swin = loadSwin(l, cfg.Swin)
+	default:
+		return nil, fmt.Errorf("%w: kind %q", ErrUnsupported, cfg.Kind)
+	}
+	if p := cfg.Projector; p.Out > 0 {
+		w := l.get(ProjectorWeight, p.Out, p.In)
+		var b []float32
+		if p.Bias {
+			b = l.get(ProjectorBias, p.Out)
+		}
+		if l.err == nil && w != nil {
+			lin, err := projector.New(p.In, p.Out, w, b, m.bl)
+			if err != nil {
+				return nil, err
+			}
+			m.Projector = lin
+		}
+	}
+	if l.err != nil {
+		return nil, l.err
+	}
+	return m, nil
+}
+
+// Close releases the weights file. The model must not be used afterwards.
+func (m *Model) Close() error {
+	if m.file == nil {
+		return nil
+	}
+	err := m.file.Close()
+	m.file = nil
+	return err
+}
+
+// InputSize is the number of float32 values Encode expects: the
+// preprocessed CHW image, Channels x Size x Size.
+func (m *Model) InputSize() int {
+	p := m.Config.Preprocess
+	return p.Channels * p.Size * p.Size
+}
+
+// Encode runs the encoder (and the projector, when the file has one) on a
+// preprocessed CHW image and returns a new tensor: the soft tokens with a
+// projector, else the encoder's tokens (XrayGPT: Q-Former output 32x768;
+// MedCLIP: the last hidden state 49x768).
+func (m *Model) Encode(ctx context.Context, pixels []float32) (Tensor, error) {
+	var out Tensor
+	err := m.forward(ctx, pixels, func(name string, t Tensor) {
+		switch {
+		case name == StageSoftTokens,
+			m.Projector == nil && (name == StageQFormer || name == StageLastHidden):
+			out = Tensor{Rows: t.Rows, Cols: t.Cols, Data: append([]float32(nil), t.Data...)}
+		}
+	})
+	return out, err
+}
+
+// EncodeStages is Encode that also returns a copy of every intermediate
+// stage (see the Stage* names), in order.
+func (m *Model) EncodeStages(ctx context.Context, pixels []float32) ([]Stage, error) {
+	var stages []Stage
+	err := m.forward(ctx, pixels, func(name string, t Tensor) {
+		stages = append(stages, Stage{Name: name, Tensor: Tensor{Rows: t.Rows, Cols: t.Cols, Data: append([]float32(nil), t.Data...)}})
+	})
+	return stages, err
+}
+
+// forward runs the model, calling hook (which must not keep t.Data) at
+// every stage boundary.
+func (m *Model) forward(ctx context.Context, pixels []float32, hook func(string, Tensor)) error {
+	if len(pixels) != m.InputSize() {
+		return fmt.Errorf("%w: got %d values, want %d (%dx%dx%d)", ErrInput, len(pixels), m.InputSize(),
+			m.Config.Preprocess.Channels, m.Config.Preprocess.Size, m.Config.Preprocess.Size)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var tokens Tensor
+	var err error
+	switch m.Config.Kind {
+	case KindEVAQFormer:
+		tokens, err = m.forwardEVAQFormer(ctx, pixels, hook)
+	case KindMedCLIPSwin:
+		tokens, err = m.forwardSwin(ctx, pixels, hook)
+	}
+	if err != nil || m.Projector == nil {
+		return err
+	}
+	rows := tokens.Rows
+	if cap(m.proj) < rows*m.Projector.Out {
+		m.proj = make([]float32, rows*m.Projector.Out)
+	}
+	dst := m.proj[:rows*m.Projector.Out]
+	if err := m.Projector.Forward(dst, tokens.Data, rows); err != nil {
+		return err
+	}
+	hook(StageSoftTokens, Tensor{Rows: rows, Cols: m.Projector.Out, Data: dst})
+	return nil
+}
+
+// forwardEVAQFormer is XrayGPT's encode_img without llama_proj:
+// Q-Former(queries, ln_vision(EVA(image))). It returns the projector input.
+func (m *Model) forwardEVAQFormer(ctx context.Context, img []float32, hook func(string, Tensor)) (Tensor, error) {
+	e, qf, bl, th := m.EVA, m.QFormer, m.bl, m.threads
+	if m.eva == nil {
+		m.eva = newEVAState(e.Config)
+		m.qf = newQFormerState(qf.Config, e.Config.Tokens())
+	}
+	s, q := m.eva, m.qf
+	N, D := e.Config.Tokens(), e.Config.Width
+	tok := func(x []float32, rows, cols int) Tensor { return Tensor{Rows: rows, Cols: cols, Data: x[:rows*cols]} }
+
+	e.patchEmbed(bl, s, img)
+	hook(StagePatchEmbed, tok(s.x, N, D))
+	for i := range e.Blocks {
+		if err := ctx.Err(); err != nil {
+			return Tensor{}, err
+		}
+		e.block(bl, s, &e.Blocks[i], th)
+		if i == 0 {
+			hook(StageBlock0, tok(s.x, N, D))
+		}
+	}
+	hook(StageEncoder, tok(s.x, N, D))
+
+	c := qf.Config
+	layerNorm(q.img, s.x, N, D, qf.LNVisionWeight, qf.LNVisionBias, c.LNVisionEps, th)
+	hook(StageLNVision, tok(q.img, N, D))
+	layerNorm(q.x, qf.QueryTokens, c.Queries, c.Width, qf.EmbeddingsLayerNormWeight, qf.EmbeddingsLayerNormBias, c.Eps, th)
+	for i := range qf.Layers {
+		if err := ctx.Err(); err != nil {
+			return Tensor{}, err
+		}
+		qf.layer(bl, q, &qf.Layers[i], N, th)
+	}
+	out := tok(q.x, c.Queries, c.Width)
+	hook(StageQFormer, out)
+	return out, nil
+}
+
+// forwardSwin is MedCLIP's vision model: Swin stages, final LayerNorm, mean
+// pooling and the projection head. It returns the projector input.
+func (m *Model) forwardSwin(ctx context.Context, img []float32, hook func(string, Tensor)) (Tensor, error) {
+	sw, bl, th := m.Swin, m.bl, m.threads
+	c := sw.Config
+	if m.sw == nil {
+		m.sw = newSwinState(c)
+	}
+	s := m.sw
+	tok := func(x []float32, rows, cols int) Tensor { return Tensor{Rows: rows, Cols: cols, Data: x[:rows*cols]} }
+
+	sw.embed(bl, s, img, th)
+	res := c.ImageSize / c.PatchSize
+	hook(StagePatchEmbed, tok(s.x, res*res, c.EmbedDim))
+	for si := range sw.Stages {
+		st := &sw.Stages[si]
+		L := st.res * st.res
+		for bi := range st.Blocks {
+			if err := ctx.Err(); err != nil {
+				return Tensor{}, err
+			}
+			sw.block(bl, s, st, &st.Blocks[bi], th)
+			if si == 0 && bi <= 1 {
+				hook([]string{StageBlock0, StageBlock1}[bi], tok(s.x, L, st.dim))
+			}
+		}
+		if st.DownsampleReductionWeight != nil {
+			sw.downsample(bl, s, st, th)
+			hook(fmt.Sprintf("%s%d", StageSwinStage, si), tok(s.x, L/4, 2*st.dim))
+		} else {
+			hook(fmt.Sprintf("%s%d", StageSwinStage, si), tok(s.x, L, st.dim))
+		}
+	}
+	W, T := c.Width(), c.Tokens()
+	layerNorm(s.h, s.x, T, W, sw.LayernormWeight, sw.LayernormBias, c.Eps, th)
+	last := tok(s.h, T, W)
+	hook(StageLastHidden, last)
+	pooled := s.win[:W]
+	clear(pooled)
+	for t := 0; t < T; t++ {
+		addRows(pooled, last.Data[t*W:(t+1)*W])
+	}
+	for i := range pooled {
+		pooled[i] /= float32(T)
+	}
+	hook(StagePooled, tok(pooled, 1, W))
+	var emb Tensor
+	if c.ProjDim > 0 {
+		linear(bl, s.q[:c.ProjDim], pooled, 1, W, c.ProjDim, sw.ProjectionHeadWeight, nil, false)
+		emb = tok(s.q, 1, c.ProjDim)
+		hook(StageEmbedding, emb)
+	}
+	if m.Config.Projector.Input == ProjectEmbedding {
+		return emb, nil
+	}
+	return last, nil
+}
+
+// TensorSpec names a tensor of a vision file and its PyTorch shape
+// (outermost dimension first).
+type TensorSpec struct {
+	Name  string
+	Shape []int
+}
+
+// Tensors lists, in load order, every tensor a model of configuration cfg
+// reads from its weights file: what a converter must write.
+func Tensors(cfg Config) ([]TensorSpec, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	rec := &recordSource{}
+	if _, err := build(cfg, rec, Options{BLAS: gonum.Implementation{}}); err != nil {
+		return nil, err
+	}
+	return rec.specs, nil
+}
+
+// recordSource records what the loader asks for and returns no data.
+type recordSource struct{ specs []TensorSpec }
+
+func (r *recordSource) tensor(name string, shape []int) ([]float32, error) {
+	r.specs = append(r.specs, TensorSpec{Name: name, Shape: append([]int(nil), shape...)})
+	return nil, nil
+}
+
+// randSource makes random weights: LayerNorm-like vectors near 1, others
+// small, so activations keep a sane scale through deep stacks.
+type randSource struct{ rng *rand.Rand }
+
+func (r *randSource) tensor(name string, shape []int) ([]float32, error) {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	t := make([]float32, n)
+	norm := len(shape) == 1 && (hasSuffix(name, "norm.weight") || hasSuffix(name, "LayerNorm.weight") ||
+		hasSuffix(name, "layernorm.weight") || hasSuffix(name, "norm1.weight") || hasSuffix(name, "norm2.weight") ||
+		hasSuffix(name, "ln_vision.weight") || hasSuffix(name, "_before.weight") || hasSuffix(name, "_after.weight"))
+	for i := range t {
+		v := float32(r.rng.NormFloat64())
+		if norm {
+			t[i] = 1 + 0.05*v
+		} else {
+			t[i] = 0.02 * v
+		}
+	}
+	return t, nil
+}
+
+func hasSuffix(s, suf string) bool { return len(s) >= len(suf) && s[len(s)-len(suf):] == suf }

@@ -1,0 +1,202 @@
+package vision
+
+import (
+	"math"
+	"runtime"
+	"sync"
+
+	"gonum.org/v1/gonum/blas"
+)
+
+// The layer kinds shared by the encoders. Activations are row-major
+// [rows, cols] float32 slices; weights follow PyTorch's Linear layout
+// [out, in]. Every matrix product goes through the blas.Float32 seam.
+
+// linear computes y[rows,out] = x[rows,in] @ w[out,in]^T + b (b may be nil).
+// With accumulate, the product is added to y instead (a residual add).
+func linear(bl blas.Float32, y, x []float32, rows, in, out int, w, b []float32, accumulate bool) {
+	beta := float32(0)
+	if accumulate {
+		beta = 1
+	}
+	bl.Sgemm(blas.NoTrans, blas.Trans, rows, out, in, 1, x, in, w, in, beta, y, out)
+	if b != nil {
+		for r := 0; r < rows; r++ {
+			row := y[r*out : (r+1)*out]
+			for i, v := range b {
+				row[i] += v
+			}
+		}
+	}
+}
+
+// layerNorm normalizes each row of x[rows,dim] into y (which may alias x)
+// with weight w and bias b, as torch.nn.LayerNorm does (biased variance).
+func layerNorm(y, x []float32, rows, dim int, w, b []float32, eps float32, threads int) {
+	parallelFor(rows, threads, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			xr := x[r*dim : (r+1)*dim]
+			yr := y[r*dim : (r+1)*dim]
+			var mean float64
+			for _, v := range xr {
+				mean += float64(v)
+			}
+			mean /= float64(dim)
+			var varsum float64
+			for _, v := range xr {
+				d := float64(v) - mean
+				varsum += d * d
+			}
+			inv := 1 / math.Sqrt(varsum/float64(dim)+float64(eps))
+			m, s := float32(mean), float32(inv)
+			for i, v := range xr {
+				yr[i] = (v-m)*s*w[i] + b[i]
+			}
+		}
+	})
+}
+
+// gelu applies the exact (erf) GELU in place, as torch.nn.GELU() does.
+func gelu(x []float32, threads int) {
+	parallelFor((len(x)+1023)/1024, threads, func(lo, hi int) {
+		for i := lo * 1024; i < min(hi*1024, len(x)); i++ {
+			v := x[i]
+			x[i] = 0.5 * v * (1 + erf32(v*(1/math.Sqrt2)))
+		}
+	})
+}
+
+// erf32 is a float32 error function accurate to a few ulp: the rational
+// approximation of x on [-4, 4] that Eigen and XLA use for float erf.
+func erf32(x float32) float32 {
+	x = max(-4, min(4, x))
+	x2 := x * x
+	p := x2*-2.72614225801306e-10 + 2.77068142495902e-08
+	p = p*x2 + -2.10102402082508e-06
+	p = p*x2 + -5.69250639462346e-05
+	p = p*x2 + -7.34990630326855e-04
+	p = p*x2 + -2.95459980854025e-03
+	p = p*x2 + -1.60960333262415e-02
+	q := x2*-1.45660718464996e-05 + -2.13374055278905e-04
+	q = q*x2 + -1.68282697438203e-03
+	q = q*x2 + -7.37332916720468e-03
+	q = q*x2 + -1.42647390514189e-02
+	return x * p / q
+}
+
+// exp32 is a float32 exponential accurate to about 1 ulp for the arguments
+// softmax needs (x <= 0 after subtracting the row maximum; any finite x works).
+func exp32(x float32) float32 {
+	if x < -87 {
+		return 0
+	}
+	if x > 88 {
+		return float32(math.Inf(1))
+	}
+	const ln2hi, ln2lo = 0.693359375, -2.12194440e-4
+	n := float32(math.Floor(float64(x*1.44269504088896341 + 0.5)))
+	r := x - n*ln2hi - n*ln2lo
+	p := 1 + r*(1+r*(0.5+r*(1.0/6+r*(1.0/24+r*(1.0/120+r*(1.0/720))))))
+	return p * math.Float32frombits(uint32(int32(n)+127)<<23)
+}
+
+// softmaxRows replaces each row of s[rows,cols] by its softmax.
+func softmaxRows(s []float32, rows, cols int) {
+	for r := 0; r < rows; r++ {
+		row := s[r*cols : (r+1)*cols]
+		mx := row[0]
+		for _, v := range row[1:] {
+			if v > mx {
+				mx = v
+			}
+		}
+		var sum float32
+		for i, v := range row {
+			e := exp32(v - mx)
+			row[i] = e
+			sum += e
+		}
+		inv := 1 / sum
+		for i := range row {
+			row[i] *= inv
+		}
+	}
+}
+
+// attnArgs describes one multi-head scaled dot-product attention:
+// queries q[nq, heads*hd] (row stride ldq), keys k and values v [nk, heads*hd]
+// (row strides ldk, ldv), output o[nq, heads*hd] (row stride ldo).
+type attnArgs struct {
+	q, k, v, o         []float32
+	ldq, ldk, ldv, ldo int
+	nq, nk, heads, hd  int
+	scale              float32
+	// bias, if not nil, is added to the scores of head h: bias[h*nq*nk:].
+	bias []float32
+	// mask, if not nil, is added to every head's scores [nq, nk].
+	mask []float32
+}
+
+// attention computes softmax(scale*q k^T + bias + mask) v for every head.
+// scores must hold heads*nq*nk floats. Heads run in parallel.
+func attention(bl blas.Float32, a attnArgs, scores []float32, threads int) {
+	n := a.nq * a.nk
+	parallelFor(a.heads, threads, func(lo, hi int) {
+		for h := lo; h < hi; h++ {
+			attendHead(bl, a, h, scores[h*n:(h+1)*n])
+		}
+	})
+}
+
+// attendHead is attention for head h with its own scores buffer [nq, nk].
+func attendHead(bl blas.Float32, a attnArgs, h int, s []float32) {
+	off := h * a.hd
+	bl.Sgemm(blas.NoTrans, blas.Trans, a.nq, a.nk, a.hd, a.scale, a.q[off:], a.ldq, a.k[off:], a.ldk, 0, s, a.nk)
+	n := a.nq * a.nk
+	if a.bias != nil {
+		b := a.bias[h*n : (h+1)*n]
+		for i := range s {
+			s[i] += b[i]
+		}
+	}
+	if a.mask != nil {
+		for i := range s {
+			s[i] += a.mask[i]
+		}
+	}
+	softmaxRows(s, a.nq, a.nk)
+	bl.Sgemm(blas.NoTrans, blas.NoTrans, a.nq, a.hd, a.nk, 1, s, a.nk, a.v[off:], a.ldv, 0, a.o[off:], a.ldo)
+}
+
+// parallelFor splits [0,n) into at most threads contiguous chunks and runs
+// fn on each in its own goroutine (inline when one chunk suffices).
+func parallelFor(n, threads int, fn func(lo, hi int)) {
+	if threads <= 0 {
+		threads = runtime.GOMAXPROCS(0)
+	}
+	if threads > n {
+		threads = n
+	}
+	if threads <= 1 {
+		fn(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	chunk := (n + threads - 1) / threads
+	for lo := 0; lo < n; lo += chunk {
+		hi := min(lo+chunk, n)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(lo, hi)
+		}()
+	}
+	wg.Wait()
+}
+
+// addRows adds src into dst element-wise.
+func addRows(dst, src []float32) {
+	for i, v := range src {
+		dst[i] += v
+	}
+}
