@@ -1,0 +1,267 @@
+// Package dicom reads the first frame of a DICOM Part 10 file (a chest radiograph, typically) as
+// a display-ready Go image: stored values masked and sign-extended, rescaled, windowed (the file's
+// VOI window, or a percentile window when it has none), MONOCHROME1 inverted.
+//
+// It reads explicit and implicit VR little endian, deflated and big endian explicit VR, native
+// 8/16-bit pixel data and encapsulated JPEG baseline. Other transfer syntaxes (JPEG 2000,
+// JPEG-LS, RLE, lossless JPEG, ...) fail with ErrUnsupportedTransferSyntax naming the syntax.
+//
+// The reader is defensive: every length is checked against the bytes left before anything is
+// allocated, sequences are skipped with a nesting limit, and the decoded size is capped by
+// Options.MaxPixels and by what the file's size can hold.
+package dicom
+
+import (
+	"bytes"
+	"compress/flate"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"image"
+	"io"
+	"os"
+)
+
+// Sentinel errors; errors returned by Decode wrap one of them.
+var (
+	// ErrNotDICOM: the bytes have neither the "DICM" prefix nor a plausible first element.
+	ErrNotDICOM = errors.New("not a DICOM file")
+	// ErrMalformed: the file is truncated or its structure is invalid.
+	ErrMalformed = errors.New("malformed DICOM")
+	// ErrUnsupportedTransferSyntax: the pixel data's encoding cannot be decoded here.
+	ErrUnsupportedTransferSyntax = errors.New("unsupported DICOM transfer syntax")
+	// ErrUnsupported: a valid file whose pixel format (photometric interpretation, bit depth) is not handled.
+	ErrUnsupported = errors.New("unsupported DICOM pixel format")
+	// ErrNoPixelData: the file holds no image (a structured report, a DICOMDIR, ...).
+	ErrNoPixelData = errors.New("DICOM file has no pixel data")
+	// ErrTooLarge: the image exceeds Options.MaxPixels.
+	ErrTooLarge = errors.New("DICOM image too large")
+)
+
+// SniffLen is the number of leading bytes IsDICOM needs to recognise a file with a preamble.
+const SniffLen = 132
+
+// DefaultMaxPixels is the pixel limit (rows x columns) used when Options.MaxPixels is zero.
+const DefaultMaxPixels = 1 << 26
+
+// WindowMode chooses how grey levels are mapped to the output range.
+type WindowMode int
+
+const (
+	// WindowAuto uses the file's VOI window (first Window Center/Width) when present. Without
+	// one, data of more than 8 bits (or rescaled, or signed) get WindowPercentile, and 8-bit
+	// data are kept as stored (WindowNone).
+	WindowAuto WindowMode = iota
+	// WindowPercentile maps the 0.5th percentile of the rescaled values to black and the 99.5th to white.
+	WindowPercentile
+	// WindowMinMax maps the minimum rescaled value to black and the maximum to white.
+	WindowMinMax
+	// WindowVOI is reported in Image.Window when the file's VOI window was applied.
+	WindowVOI
+	// WindowNone is reported in Image.Window when values were kept as stored (8-bit grey, colour).
+	WindowNone
+)
+
+// String names the mode.
+func (m WindowMode) String() string {
+	switch m {
+	case WindowAuto:
+		return "auto"
+	case WindowPercentile:
+		return "percentile"
+	case WindowMinMax:
+		return "minmax"
+	case WindowVOI:
+		return "voi"
+	case WindowNone:
+		return "none"
+	}
+	return fmt.Sprintf("WindowMode(%d)", int(m))
+}
+
+// Options control decoding; the zero value is a good default.
+type Options struct {
+	// MaxPixels caps Rows x Columns; 0 means DefaultMaxPixels.
+	MaxPixels int
+	// Window selects the grey-level mapping; WindowAuto by default.
+	Window WindowMode
+}
+
+func (o Options) maxPixels() int {
+	if o.MaxPixels <= 0 {
+		return DefaultMaxPixels
+	}
+	return o.MaxPixels
+}
+
+// Image is the decoded first frame and the attributes that describe it.
+type Image struct {
+	// Pixels is *image.Gray16 (windowed grey, full 16-bit range, MONOCHROME2 sense), *image.Gray
+	// (8-bit grey kept as stored), or *image.RGBA / *image.RGBA64 (colour).
+	Pixels image.Image
+
+	Rows, Columns   int
+	Frames          int // NumberOfFrames; only the first is decoded
+	SamplesPerPixel int
+	BitsAllocated   int
+	BitsStored      int
+	HighBit         int
+	Signed          bool // PixelRepresentation 1
+
+	TransferSyntax     string // UID
+	TransferSyntaxName string
+	Photometric        string // as in the file (MONOCHROME1 output is already inverted)
+	SOPClassUID        string
+	Modality           string
+	BodyPart           string
+	ViewPosition       string
+	PixelSpacing       [2]float64 // row and column spacing in mm; zero when absent
+
+	RescaleSlope, RescaleIntercept float64
+	// Window is the mapping applied; WindowLow and WindowHigh are the rescaled values mapped to
+	// black and white (before any MONOCHROME1 inversion). Zero for WindowNone.
+	Window                WindowMode
+	WindowLow, WindowHigh float64
+
+	// Warnings lists what was unusual but tolerated (multi-frame, ignored LUTs, guessed syntax, ...).
+	Warnings []string
+}
+
+// IsDICOM reports whether head, the first bytes of a file (SniffLen or more), look like DICOM:
+// "DICM" after the 128-byte preamble, or, without a preamble, a plausible group 0002 or 0008
+// element at offset 0.
+func IsDICOM(head []byte) bool {
+	if len(head) >= 132 && string(head[128:132]) == "DICM" {
+		return true
+	}
+	if len(head) < 8 {
+		return false
+	}
+	group := binary.LittleEndian.Uint16(head)
+	elem := binary.LittleEndian.Uint16(head[2:])
+	if group != 0x0002 && group != 0x0008 {
+		return false
+	}
+	if looksExplicit(head) {
+		return true
+	}
+	// Implicit VR: a small even length and a low element number.
+	n := binary.LittleEndian.Uint32(head[4:])
+	return group == 0x0008 && elem <= 0x0020 && n <= 256 && n%2 == 0
+}
+
+// looksExplicit reports whether the element header at b[0:] carries an explicit VR.
+func looksExplicit(b []byte) bool {
+	return len(b) >= 6 && knownVRs[string(b[4:6])]
+}
+
+// DecodeFile decodes the first frame of the DICOM file at path.
+func DecodeFile(path string, opts Options) (*Image, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("dicom: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("dicom %s: %w", path, err)
+	}
+	img, err := Decode(f, st.Size(), opts)
+	if err != nil {
+		return nil, fmt.Errorf("dicom %s: %w", path, err)
+	}
+	return img, nil
+}
+
+// Decode decodes the first frame of the DICOM data in r, which holds size bytes.
+func Decode(r io.ReaderAt, size int64, opts Options) (img *Image, err error) {
+	count := 0
+	c := cursor{r: r, end: size, bo: binary.LittleEndian, explicit: true, count: &count}
+	head := c.peek(SniffLen)
+	if !IsDICOM(head) {
+		return nil, ErrNotDICOM
+	}
+	img = &Image{}
+	ds := &dataset{elems: map[Tag]element{}}
+	hasPreamble := len(head) >= 132 && string(head[128:132]) == "DICM"
+	if hasPreamble {
+		c.off = 132
+	}
+
+	// File meta information: group 0002, always explicit VR little endian.
+	if b := c.peek(2); len(b) == 2 && binary.LittleEndian.Uint16(b) == 0x0002 {
+		if err := c.parse(ds, 0x0002); err != nil {
+			return nil, fmt.Errorf("file meta: %w", err)
+		}
+	} else if hasPreamble {
+		img.Warnings = append(img.Warnings, "no file meta information after the preamble")
+	}
+	uid := ds.str(tagTransferSyntax)
+	if uid == "" {
+		// No meta: guess from the first data set element (PS3.10 allows no guessing, readers do).
+		uid = ImplicitVRLittleEndian
+		if looksExplicit(c.peek(6)) {
+			uid = ExplicitVRLittleEndian
+		}
+		img.Warnings = append(img.Warnings, "no transfer syntax in the file meta; guessed "+lookupSyntax(uid).name)
+	}
+	ts := lookupSyntax(uid)
+	img.TransferSyntax, img.TransferSyntaxName = ts.uid, ts.name
+
+	switch ts.kind {
+	case syntaxUnsupported:
+		return nil, fmt.Errorf("%w: %s (%s)", ErrUnsupportedTransferSyntax, ts.name, ts.uid)
+	case syntaxImplicitLE:
+		c.explicit = false
+	case syntaxExplicitBE:
+		c.bo = binary.BigEndian
+	case syntaxDeflatedLE:
+		data, err := inflate(r, c.off, size, opts)
+		if err != nil {
+			return nil, err
+		}
+		c = cursor{r: bytes.NewReader(data), end: int64(len(data)), bo: binary.LittleEndian, explicit: true, count: &count}
+	}
+	// Some writers declare one VR encoding and write the other: trust the bytes for the first element.
+	if b := c.peek(6); len(b) == 6 && ts.kind != syntaxExplicitBE {
+		if c.explicit && !looksExplicit(b) {
+			c.explicit = false
+			img.Warnings = append(img.Warnings, "data set is implicit VR although the transfer syntax says explicit")
+		} else if !c.explicit && looksExplicit(b) && b[4] != 0 {
+			c.explicit = true
+			img.Warnings = append(img.Warnings, "data set is explicit VR although the transfer syntax says implicit")
+		}
+	}
+
+	if err := c.parse(ds, -1); err != nil {
+		return nil, err
+	}
+	if ds.pixel.tag != tagPixelData {
+		return nil, ErrNoPixelData
+	}
+	if err := readAttributes(img, ds); err != nil {
+		return nil, err
+	}
+	if err := decodePixels(img, ds, ts, opts); err != nil {
+		return nil, err
+	}
+	return img, nil
+}
+
+// inflate returns the deflated data set that starts at off, bounded by what one frame at
+// MaxPixels can need and by deflate's best compression ratio.
+func inflate(r io.ReaderAt, off, size int64, opts Options) ([]byte, error) {
+	compressed := size - off
+	limit := min(compressed*1032+1<<16, int64(opts.maxPixels())*3*2+64<<20)
+	fr := flate.NewReader(io.NewSectionReader(r, off, compressed))
+	defer fr.Close()
+	var buf bytes.Buffer
+	n, err := io.Copy(&buf, io.LimitReader(fr, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("inflate data set at offset %d: %v: %w", off, err, ErrMalformed)
+	}
+	if n > limit {
+		return nil, fmt.Errorf("inflated data set exceeds %d bytes: %w", limit, ErrTooLarge)
+	}
+	return buf.Bytes(), nil
+}
