@@ -6,7 +6,9 @@
 //
 // The means are plain means of per-item scores, as XrayGPT's paper reports
 // ROUGE; rouge-score's BootstrapAggregator (and Hugging Face evaluate) report
-// a bootstrap estimate instead.
+// a bootstrap estimate instead. ROUGE-Lsum takes sentences to be lines, as
+// rouge-score does by default, so a report written on one line gets the same
+// ROUGE-Lsum as ROUGE-L.
 package evaluate
 
 import (
