@@ -12,12 +12,12 @@
 package dicom
 
 import (
-	"bytes"
 	"compress/flate"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"image"
+	"image/color"
 	"io"
 	"os"
 )
@@ -43,6 +43,9 @@ const SniffLen = 132
 
 // DefaultMaxPixels is the pixel limit (rows x columns) used when Options.MaxPixels is zero.
 const DefaultMaxPixels = 1 << 26
+
+// DefaultMaxBytes is the most DecodeReader buffers from its stream when Options.MaxBytes is zero.
+const DefaultMaxBytes = 1 << 30
 
 // WindowMode chooses how grey levels are mapped to the output range.
 type WindowMode int
@@ -85,6 +88,15 @@ type Options struct {
 	MaxPixels int
 	// Window selects the grey-level mapping; WindowAuto by default.
 	Window WindowMode
+	// MaxBytes caps what DecodeReader buffers from its stream; 0 means DefaultMaxBytes.
+	MaxBytes int64
+}
+
+func (o Options) maxBytes() int64 {
+	if o.MaxBytes <= 0 {
+		return DefaultMaxBytes
+	}
+	return o.MaxBytes
 }
 
 func (o Options) maxPixels() int {
@@ -125,6 +137,8 @@ type Image struct {
 
 	// Warnings lists what was unusual but tolerated (multi-frame, ignored LUTs, guessed syntax, ...).
 	Warnings []string
+
+	model color.Model // for DecodeConfig
 }
 
 // IsDICOM reports whether head, the first bytes of a file (SniffLen or more), look like DICOM:
@@ -174,14 +188,48 @@ func DecodeFile(path string, opts Options) (*Image, error) {
 }
 
 // Decode decodes the first frame of the DICOM data in r, which holds size bytes.
-func Decode(r io.ReaderAt, size int64, opts Options) (img *Image, err error) {
+func Decode(r io.ReaderAt, size int64, opts Options) (*Image, error) {
+	return decode(r, nil, size, opts, false)
+}
+
+// DecodeReader decodes the first frame of the DICOM stream r. It buffers what it reads, up to
+// the end of the first frame and at most Options.MaxBytes.
+func DecodeReader(r io.Reader, opts Options) (*Image, error) {
+	s := &streamAt{r: r, max: opts.maxBytes()}
+	return decode(s, s, s.max, opts, false)
+}
+
+// DecodeImage decodes the first frame of the DICOM stream r with the default Options and
+// returns its pixels; with IsDICOM and DecodeConfig it fits an image format table.
+func DecodeImage(r io.Reader) (image.Image, error) {
+	img, err := DecodeReader(r, Options{})
+	if err != nil {
+		return nil, err
+	}
+	return img.Pixels, nil
+}
+
+// DecodeConfig returns the dimensions of the DICOM stream r and the colour model Decode would
+// return for it with the default Options, reading only the attributes before the pixel data.
+func DecodeConfig(r io.Reader) (image.Config, error) {
+	s := &streamAt{r: r, max: Options{}.maxBytes()}
+	img, err := decode(s, s, s.max, Options{}, true)
+	if err != nil {
+		return image.Config{}, err
+	}
+	return image.Config{ColorModel: img.model, Width: img.Columns, Height: img.Rows}, nil
+}
+
+// decode reads r (of size bytes, or a stream when s is non-nil) up to the attributes when
+// configOnly, else to the first frame's pixels.
+func decode(r io.ReaderAt, s *streamAt, size int64, opts Options, configOnly bool) (*Image, error) {
 	count := 0
-	c := cursor{r: r, end: size, bo: binary.LittleEndian, explicit: true, count: &count}
+	c := cursor{r: r, s: s, end: size, bo: binary.LittleEndian, explicit: true, count: &count}
 	head := c.peek(SniffLen)
 	if !IsDICOM(head) {
 		return nil, ErrNotDICOM
 	}
-	img = &Image{}
+	img := &Image{}
 	ds := &dataset{elems: map[Tag]element{}}
 	hasPreamble := len(head) >= 132 && string(head[128:132]) == "DICM"
 	if hasPreamble {
@@ -216,11 +264,16 @@ func Decode(r io.ReaderAt, size int64, opts Options) (img *Image, err error) {
 	case syntaxExplicitBE:
 		c.bo = binary.BigEndian
 	case syntaxDeflatedLE:
-		data, err := inflate(r, c.off, size, opts)
-		if err != nil {
-			return nil, err
+		// Inflate lazily, no further than needed and never past what one frame at MaxPixels
+		// needs plus room for attributes, nor (for a sized file) past deflate's 1032:1 ratio.
+		limit := int64(opts.maxPixels())*3*2 + 64<<20
+		if s == nil {
+			limit = min(limit, (size-c.off)*1032+1<<16)
 		}
-		c = cursor{r: bytes.NewReader(data), end: int64(len(data)), bo: binary.LittleEndian, explicit: true, count: &count}
+		fr := flate.NewReader(io.NewSectionReader(c.r, c.off, c.end-c.off))
+		defer fr.Close()
+		inflated := &streamAt{r: fr, max: limit}
+		c = cursor{r: inflated, s: inflated, end: limit, bo: binary.LittleEndian, explicit: true, count: &count}
 	}
 	// Some writers declare one VR encoding and write the other: trust the bytes for the first element.
 	if b := c.peek(6); len(b) == 6 && ts.kind != syntaxExplicitBE {
@@ -242,26 +295,28 @@ func Decode(r io.ReaderAt, size int64, opts Options) (img *Image, err error) {
 	if err := readAttributes(img, ds); err != nil {
 		return nil, err
 	}
+	if configOnly {
+		if img.Rows*img.Columns > opts.maxPixels() {
+			return nil, fmt.Errorf("%dx%d pixels exceed the limit of %d: %w", img.Columns, img.Rows, opts.maxPixels(), ErrTooLarge)
+		}
+		img.model = colorModel(img, voiOf(img, ds))
+		return img, nil
+	}
 	if err := decodePixels(img, ds, ts, opts); err != nil {
 		return nil, err
 	}
 	return img, nil
 }
 
-// inflate returns the deflated data set that starts at off, bounded by what one frame at
-// MaxPixels can need and by deflate's best compression ratio.
-func inflate(r io.ReaderAt, off, size int64, opts Options) ([]byte, error) {
-	compressed := size - off
-	limit := min(compressed*1032+1<<16, int64(opts.maxPixels())*3*2+64<<20)
-	fr := flate.NewReader(io.NewSectionReader(r, off, compressed))
-	defer fr.Close()
-	var buf bytes.Buffer
-	n, err := io.Copy(&buf, io.LimitReader(fr, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("inflate data set at offset %d: %v: %w", off, err, ErrMalformed)
+// colorModel is the model of the image Decode returns for img's attributes with default options.
+func colorModel(img *Image, voi voiWindow) color.Model {
+	switch {
+	case img.SamplesPerPixel == 3 && img.BitsStored > 8:
+		return color.RGBA64Model
+	case img.SamplesPerPixel == 3:
+		return color.RGBAModel
+	case !voi.ok && img.BitsStored <= 8 && !img.Signed && img.RescaleSlope == 1 && img.RescaleIntercept == 0:
+		return color.GrayModel
 	}
-	if n > limit {
-		return nil, fmt.Errorf("inflated data set exceeds %d bytes: %w", limit, ErrTooLarge)
-	}
-	return buf.Bytes(), nil
+	return color.Gray16Model
 }

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"image"
 	"image/jpeg"
+	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -388,6 +390,9 @@ func TestTruncated(t *testing.T) {
 		step := max(1, len(data)/300)
 		for n := 0; n < len(data); n += step {
 			_, err := decodeBytes(data[:n], Options{})
+			if _, serr := DecodeReader(bytes.NewReader(data[:n]), Options{}); (serr == nil) != (err == nil) {
+				t.Errorf("%s cut at %d: Decode says %v, DecodeReader %v", path, n, err, serr)
+			}
 			if err == nil {
 				if mustFail {
 					t.Errorf("%s cut at %d of %d: no error", path, n, len(data))
@@ -437,5 +442,64 @@ func TestWarnings(t *testing.T) {
 	}
 	if !hasWarning(img, "VOI LUT Sequence") || !hasWarning(img, "unparsable") || img.Window != WindowNone {
 		t.Errorf("window %v, warnings %q", img.Window, img.Warnings)
+	}
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
+}
+
+// TestStream: DecodeReader gives the same pixels as Decode, DecodeConfig the same size and
+// colour model while reading only the attributes, and DecodeImage the same pixels.
+func TestStream(t *testing.T) {
+	files, _ := filepath.Glob("testdata/*.dcm")
+	for _, path := range files {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := decodeBytes(data, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := DecodeReader(bytes.NewReader(data), Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if !reflect.DeepEqual(got.Pixels, want.Pixels) || !reflect.DeepEqual(got.Warnings, want.Warnings) {
+			t.Errorf("%s: DecodeReader differs from Decode", path)
+		}
+		m, err := DecodeImage(bytes.NewReader(data))
+		if err != nil || !reflect.DeepEqual(m, want.Pixels) {
+			t.Errorf("%s: DecodeImage differs from Decode (%v)", path, err)
+		}
+		cr := &countingReader{r: bytes.NewReader(data)}
+		cfg, err := DecodeConfig(cr)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		b := want.Pixels.Bounds()
+		if cfg.Width != b.Dx() || cfg.Height != b.Dy() || cfg.ColorModel != want.Pixels.ColorModel() {
+			t.Errorf("%s: config %dx%d %v, image %v %v", path, cfg.Width, cfg.Height, cfg.ColorModel, b, want.Pixels.ColorModel())
+		}
+		if want.TransferSyntax != DeflatedExplicitVRLittleEndian && cr.n > 4096 && cr.n > len(data)/2 {
+			t.Errorf("%s: DecodeConfig read %d of %d bytes", path, cr.n, len(data))
+		}
+	}
+	// A stream that ends early fails like a short file, and a cap stops a long one.
+	data, _ := os.ReadFile("testdata/cr_small.dcm")
+	if _, err := DecodeReader(bytes.NewReader(data[:len(data)-10]), Options{}); !errors.Is(err, ErrMalformed) {
+		t.Errorf("short stream: err = %v", err)
+	}
+	if _, err := DecodeReader(bytes.NewReader(data), Options{MaxBytes: 10000}); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("capped stream: err = %v", err)
 	}
 }

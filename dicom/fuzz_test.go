@@ -27,7 +27,8 @@ func allocBound(n int) uint64 {
 	return uint64(n)*2*1032 + 16<<20
 }
 
-// FuzzDecode: arbitrary bytes never panic, never hang, and never allocate beyond allocBound.
+// FuzzDecode: arbitrary bytes never panic, never hang, never allocate beyond allocBound, and
+// Decode (sized) and DecodeReader (stream) agree on success and size.
 // Seeds are the small test files (the JPEG one cut to its first 4 KiB) and a few headers.
 func FuzzDecode(f *testing.F) {
 	files, _ := filepath.Glob("testdata/*.dcm")
@@ -52,8 +53,23 @@ func FuzzDecode(f *testing.F) {
 		if n > allocBound(len(data)) {
 			t.Fatalf("%d input bytes allocated %d bytes", len(data), n)
 		}
+		var simg *Image
+		var serr error
+		n = allocated(func() {
+			simg, serr = DecodeReader(bytes.NewReader(data), Options{MaxPixels: fuzzMaxPixels})
+		})
+		if n > allocBound(len(data)) {
+			t.Fatalf("stream: %d input bytes allocated %d bytes", len(data), n)
+		}
+		if (err == nil) != (serr == nil) {
+			t.Fatalf("Decode: %v; DecodeReader: %v", err, serr)
+		}
+		DecodeConfig(bytes.NewReader(data))
 		if err != nil {
 			return
+		}
+		if simg.Pixels.Bounds() != img.Pixels.Bounds() {
+			t.Fatalf("Decode %v, DecodeReader %v", img.Pixels.Bounds(), simg.Pixels.Bounds())
 		}
 		b := img.Pixels.Bounds()
 		if b.Dx() != img.Columns || b.Dy() != img.Rows || b.Dx()*b.Dy() > fuzzMaxPixels {

@@ -105,6 +105,7 @@ type header struct {
 // cursor reads elements from r between off and end.
 type cursor struct {
 	r        io.ReaderAt
+	s        *streamAt // non-nil when r is a stream of unknown size: bytes are checked as they arrive
 	off, end int64
 	bo       binary.ByteOrder
 	explicit bool
@@ -113,22 +114,66 @@ type cursor struct {
 
 func (c *cursor) left() int64 { return c.end - c.off }
 
-// errAt returns a malformed-file error at tag t and offset off.
+// errAt returns a malformed-file error at tag t and offset off; ErrTooLarge instead when an
+// argument is an error wrapping it (a stream longer than Options.MaxBytes).
 func errAt(t Tag, off int64, format string, args ...any) error {
-	return fmt.Errorf("tag %v at offset %d: %s: %w", t, off, fmt.Sprintf(format, args...), ErrMalformed)
+	kind := ErrMalformed
+	for _, a := range args {
+		if err, ok := a.(error); ok && errors.Is(err, ErrTooLarge) {
+			kind = ErrTooLarge
+		}
+	}
+	return fmt.Errorf("tag %v at offset %d: %s: %w", t, off, fmt.Sprintf(format, args...), kind)
 }
 
-// read returns the next n bytes; n is checked against the bytes left before anything is allocated.
-func (c *cursor) read(n int64) ([]byte, error) {
-	if n < 0 || n > c.left() {
-		return nil, fmt.Errorf("need %d bytes at offset %d, %d left", n, c.off, max(c.left(), 0))
+// has checks that n bytes exist at off, without allocating them: against the size for a sized
+// reader, by reading ahead for a stream.
+func (c *cursor) has(off, n int64) error {
+	if n < 0 || off < 0 {
+		return fmt.Errorf("invalid length %d at offset %d", n, off)
+	}
+	if c.s == nil {
+		if n > c.end-off {
+			return fmt.Errorf("need %d bytes at offset %d, %d left", n, off, max(c.end-off, 0))
+		}
+		return nil
+	}
+	want := off + n
+	got := c.s.fill(min(want, c.end))
+	switch {
+	case got >= want:
+		return nil
+	case c.s.err != nil && !errors.Is(c.s.err, io.EOF):
+		return fmt.Errorf("read at offset %d: %w", got, c.s.err)
+	case c.s.err == nil && got >= c.end:
+		return fmt.Errorf("need %d bytes at offset %d: more than the %d bytes allowed: %w", n, off, c.end, ErrTooLarge)
+	}
+	return fmt.Errorf("need %d bytes at offset %d, %d left", n, off, max(got-off, 0))
+}
+
+// readAt returns n bytes at off; they are checked to exist before anything is allocated.
+func (c *cursor) readAt(off, n int64) ([]byte, error) {
+	if err := c.has(off, n); err != nil {
+		return nil, err
 	}
 	b := make([]byte, n)
-	if _, err := c.r.ReadAt(b, c.off); err != nil && !(errors.Is(err, io.EOF) && n > 0) {
-		return nil, fmt.Errorf("read %d bytes at offset %d: %w", n, c.off, err)
+	k, err := c.r.ReadAt(b, off)
+	if int64(k) < n {
+		if err == nil || errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, fmt.Errorf("read %d bytes at offset %d: %w", n, off, err)
 	}
-	c.off += n
 	return b, nil
+}
+
+// read returns the next n bytes and advances past them.
+func (c *cursor) read(n int64) ([]byte, error) {
+	b, err := c.readAt(c.off, n)
+	if err == nil {
+		c.off += n
+	}
+	return b, err
 }
 
 // peek returns the next n bytes without advancing, or fewer at the end.
@@ -137,14 +182,17 @@ func (c *cursor) peek(n int64) []byte {
 	if n <= 0 {
 		return nil
 	}
+	if c.s != nil {
+		c.s.fill(c.off + n)
+	}
 	b := make([]byte, n)
 	k, _ := c.r.ReadAt(b, c.off)
 	return b[:k]
 }
 
 func (c *cursor) skip(t Tag, n int64) error {
-	if n > c.left() {
-		return errAt(t, c.off, "value length %d exceeds the %d bytes left (truncated file?)", n, c.left())
+	if err := c.has(c.off, n); err != nil {
+		return errAt(t, c.off, "value length %d: %v (truncated file?)", n, err)
 	}
 	c.off += n
 	return nil
@@ -161,7 +209,7 @@ func (c *cursor) readHeader() (header, error) {
 	}
 	b, err := c.read(8)
 	if err != nil {
-		return h, fmt.Errorf("element header: %v: %w", err, ErrMalformed)
+		return h, errAt(0, h.off, "element header: %v", err)
 	}
 	h.tag = Tag(uint32(c.bo.Uint16(b[0:]))<<16 | uint32(c.bo.Uint16(b[2:])))
 	if !c.explicit || isItemTag(h.tag) {

@@ -338,8 +338,9 @@ func firstFrame(img *Image, ds *dataset) ([]byte, error) {
 	default:
 		// No usable offset table: the first frame ends with the fragment holding the JPEG EOI marker.
 		for i, f := range frags {
-			tail := make([]byte, min(f.length, 8))
-			if _, err := ds.pixelCur.r.ReadAt(tail, f.off+f.length-int64(len(tail))); err != nil && len(tail) > 0 {
+			n := min(f.length, 8)
+			tail, err := ds.pixelCur.readAt(f.off+f.length-n, n)
+			if err != nil {
 				return nil, errAt(tagPixelData, f.off, "fragment: %v", err)
 			}
 			if bytes.Contains(tail, []byte{0xff, 0xd9}) {
@@ -357,8 +358,8 @@ func firstFrame(img *Image, ds *dataset) ([]byte, error) {
 	}
 	data := make([]byte, 0, total)
 	for _, f := range use {
-		b := make([]byte, f.length)
-		if _, err := ds.pixelCur.r.ReadAt(b, f.off); err != nil && f.length > 0 {
+		b, err := ds.pixelCur.readAt(f.off, f.length)
+		if err != nil {
 			return nil, errAt(tagPixelData, f.off, "fragment: %v", err)
 		}
 		data = append(data, b...)
