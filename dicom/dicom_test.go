@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"image"
+	"image/color"
 	"image/jpeg"
 	"io"
 	"os"
@@ -501,5 +502,70 @@ func TestStream(t *testing.T) {
 	}
 	if _, err := DecodeReader(bytes.NewReader(data), Options{MaxBytes: 10000}); !errors.Is(err, ErrTooLarge) {
 		t.Errorf("capped stream: err = %v", err)
+	}
+}
+
+// TestJPEGMonochrome1: the SIIM file relabelled MONOCHROME1 (as torchxrayvision's
+// Fake_MONOHR1.dcm) decodes to 255 minus the original.
+func TestJPEGMonochrome1(t *testing.T) {
+	data, err := os.ReadFile("testdata/siim_chest_pa_jpeg_baseline.dcm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := decodeBytes(data, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(data, []byte("MONOCHROME2"))
+	if i < 0 {
+		t.Fatal("no MONOCHROME2 in the file")
+	}
+	mono1 := bytes.Clone(data)
+	mono1[i+len("MONOCHROME")] = '1'
+	got, err := decodeBytes(mono1, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, w := got.Pixels.(*image.Gray), want.Pixels.(*image.Gray)
+	for k := range w.Pix {
+		if g.Pix[k] != 255-w.Pix[k] {
+			t.Fatalf("pixel %d: %d, want 255-%d", k, g.Pix[k], w.Pix[k])
+		}
+	}
+}
+
+// TestJPEGWindow: a VOI window applies to JPEG samples as to native ones: c = 128, w = 2 is
+// LINEAR with c-0.5 = 127.5 and w-1 = 1, so samples <= 127 are black and >= 128 white.
+func TestJPEGWindow(t *testing.T) {
+	src := image.NewGray(image.Rect(0, 0, 16, 8))
+	for x := 0; x < 16; x++ {
+		for y := 0; y < 8; y++ {
+			src.SetGray(x, y, color.Gray{Y: uint8(map[bool]int{true: 40, false: 220}[x < 8])})
+		}
+	}
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, src, &jpeg.Options{Quality: 100}); err != nil {
+		t.Fatal(err)
+	}
+	b := newFile(JPEGBaseline8Bit, true).image(8, 16, 8, 0, "MONOCHROME2")
+	b.str(tagWindowCenter, "DS", "128").str(tagWindowWidth, "DS", "2")
+	b.header(tagPixelData, "OB", undefinedLength)
+	b.header(tagItem, "", 0)
+	frame := buf.Bytes()
+	if len(frame)%2 == 1 {
+		frame = append(frame, 0)
+	}
+	b.raw(tagItem, "", frame)
+	b.header(tagSequenceDelimition, "", 0)
+	img, err := decodeBytes(b.bytes(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, ok := img.Pixels.(*image.Gray16)
+	if !ok || img.Window != WindowVOI {
+		t.Fatalf("pixels %T, window %v", img.Pixels, img.Window)
+	}
+	if a, c := g.Gray16At(2, 4).Y, g.Gray16At(13, 4).Y; a != 0 || c != 65535 {
+		t.Errorf("dark %d, bright %d; want 0 and 65535", a, c)
 	}
 }

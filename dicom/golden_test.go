@@ -59,6 +59,9 @@ func sample(m image.Image, x, y int, kind string) []int {
 	case *image.RGBA:
 		c := p.RGBAAt(x, y)
 		return []int{int(c.R), int(c.G), int(c.B)}
+	case *image.RGBA64:
+		c := p.RGBA64At(x, y)
+		return []int{int(c.R), int(c.G), int(c.B)}
 	}
 	return nil
 }
@@ -95,7 +98,7 @@ func TestGolden(t *testing.T) {
 			if b := img.Pixels.Bounds(); b.Dx() != gc.Width || b.Dy() != gc.Height {
 				t.Fatalf("pixels %v, want %dx%d", b, gc.Width, gc.Height)
 			}
-			wantType := map[string]string{"gray16": "*image.Gray16", "gray": "*image.Gray", "rgb": "*image.RGBA"}[gc.Kind]
+			wantType := map[string]string{"gray16": "*image.Gray16", "gray": "*image.Gray", "rgb": "*image.RGBA", "rgb64": "*image.RGBA64"}[gc.Kind]
 			if got := typeName(img.Pixels); got != wantType {
 				t.Fatalf("pixels are %s, want %s", got, wantType)
 			}
@@ -143,7 +146,7 @@ func TestGolden(t *testing.T) {
 				}
 			}
 			channels := 1
-			if gc.Kind == "rgb" {
+			if strings.HasPrefix(gc.Kind, "rgb") {
 				channels = 3
 			}
 			mean := sum / float64(b.Dx()*b.Dy()*channels)
@@ -163,6 +166,8 @@ func typeName(m image.Image) string {
 		return "*image.Gray"
 	case *image.RGBA:
 		return "*image.RGBA"
+	case *image.RGBA64:
+		return "*image.RGBA64"
 	}
 	return "other"
 }

@@ -30,7 +30,7 @@ import pydicom
 from PIL import Image
 from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
 from pydicom.encaps import encapsulate
-from pydicom.pixel_data_handlers.util import apply_modality_lut, apply_windowing
+from pydicom.pixel_data_handlers.util import apply_modality_lut, apply_windowing, convert_color_space
 from pydicom.sequence import Sequence
 from pydicom.uid import (
     UID,
@@ -291,6 +291,24 @@ def synthetic():
     assert (arr == rgb).all()
     add_case("rgb_planar.dcm", kind="rgb", values=arr, applied="none", tolerance=0)
 
+    # 8b. YBR_FULL, 8-bit interleaved: converted to RGB (reference: pydicom's convert_color_space).
+    ds = new_dataset("ybr", ExplicitVRLittleEndian, rows, cols, photometric="YBR_FULL", spp=3, bits=8)
+    ybr = rng.integers(0, 256, size=(rows, cols, 3)).astype("u1")
+    p = save(ds, "ybr_full.dcm", ybr.tobytes(), undefined_seq=False)
+    ds, arr = read_back(p)
+    assert (arr == ybr).all()
+    ref = convert_color_space(arr, "YBR_FULL", "RGB")
+    add_case("ybr_full.dcm", kind="rgb", values=ref.astype(np.int64), applied="none", tolerance=2)
+
+    # 8c. RGB, 12 of 16 bits: scaled to 16 bits per channel, round(v * 65535 / 4095).
+    ds = new_dataset("rgb16", ExplicitVRLittleEndian, rows, cols, photometric="RGB", spp=3, stored=12)
+    rgb16 = rng.integers(0, 4096, size=(rows, cols, 3)).astype("<u2")
+    p = save(ds, "rgb16.dcm", rgb16.tobytes(), undefined_seq=False)
+    ds, arr = read_back(p)
+    assert (arr == rgb16).all()
+    ref = np.round(stored_values(ds, arr) * 65535 / 4095)
+    add_case("rgb16.dcm", kind="rgb64", values=ref.astype(np.int64), applied="none", tolerance=0)
+
     # 9. Encapsulated JPEG baseline, 3 frames of 2 fragments each: with and without the
     #    Basic Offset Table. Reference: Pillow's decode of frame 0.
     rows, cols, frames = 48, 64, 3
@@ -301,9 +319,10 @@ def synthetic():
         buf = io.BytesIO()
         Image.fromarray(img, "L").save(buf, format="JPEG", quality=90)
         jpegs.append(buf.getvalue())
-    for has_bot, name in ((True, "jpeg_multiframe_bot.dcm"), (False, "jpeg_multiframe_nobot.dcm")):
+    for has_bot, per_frame, name in ((True, 2, "jpeg_multiframe_bot.dcm"), (False, 2, "jpeg_multiframe_nobot.dcm"),
+                                     (False, 1, "jpeg_multiframe_onefragment.dcm")):
         ds = new_dataset(name, JPEGBaseline8Bit, rows, cols, bits=8, frames=frames)
-        ds.PixelData = encapsulate(jpegs, fragments_per_frame=2, has_bot=has_bot)
+        ds.PixelData = encapsulate(jpegs, fragments_per_frame=per_frame, has_bot=has_bot)
         ds["PixelData"].VR = "OB"
         ds["PixelData"].is_undefined_length = True
         path = os.path.join(HERE, name)
