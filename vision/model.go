@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"sync"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
+
+	"github.com/xraygpt-go/xraygpt/linalg"
 
 	"github.com/xraygpt-go/xraygpt/gguf"
 	"github.com/xraygpt-go/xraygpt/projector"
@@ -19,7 +20,8 @@ var ErrInput = errors.New("vision: wrong input size")
 
 // Options tune how a model runs. The zero value is a good default.
 type Options struct {
-	// BLAS runs every matrix product; nil means the default implementation.
+	// BLAS runs every matrix product; nil means linalg.Default() (native
+	// BLAS when it loads, else pure-Go gonum).
 	BLAS blas.Float32
 	// Threads bounds the goroutines of the element-wise and per-head work;
 	// 0 means GOMAXPROCS.
@@ -115,13 +117,13 @@ func Random(cfg Config, seed uint64, opt Options) (*Model, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return build(cfg, &randSource{rng: rand.New(rand.NewPCG(seed, 1))}, opt)
+	return build(cfg, &randSource{state: seed*0x9E3779B97F4A7C15 | 1}, opt)
 }
 
 func build(cfg Config, src tensorSource, opt Options) (*Model, error) {
 	m := &Model{Config: cfg, bl: opt.BLAS, threads: opt.Threads}
 	if m.bl == nil {
-		m.bl = gonum.Implementation{} // TODO: linalg.Default() once it lands
+		m.bl = linalg.Default()
 	}
 	l := &loader{src: src}
 	switch cfg.Kind {
@@ -355,8 +357,17 @@ func (r *recordSource) tensor(name string, shape []int) ([]float32, error) {
 }
 
 // randSource makes random weights: LayerNorm-like vectors near 1, others
-// small, so activations keep a sane scale through deep stacks.
-type randSource struct{ rng *rand.Rand }
+// uniform with standard deviation 0.02, so activations keep a sane scale
+// through deep stacks. It is a cheap xorshift generator: real-size models
+// have a billion weights.
+type randSource struct{ state uint64 }
+
+func (r *randSource) next() float32 {
+	r.state ^= r.state << 13
+	r.state ^= r.state >> 7
+	r.state ^= r.state << 17
+	return float32(r.state>>40)/(1<<24)*2 - 1 // uniform [-1, 1)
+}
 
 func (r *randSource) tensor(name string, shape []int) ([]float32, error) {
 	n := 1
@@ -368,11 +379,10 @@ func (r *randSource) tensor(name string, shape []int) ([]float32, error) {
 		hasSuffix(name, "layernorm.weight") || hasSuffix(name, "norm1.weight") || hasSuffix(name, "norm2.weight") ||
 		hasSuffix(name, "ln_vision.weight") || hasSuffix(name, "_before.weight") || hasSuffix(name, "_after.weight"))
 	for i := range t {
-		v := float32(r.rng.NormFloat64())
 		if norm {
-			t[i] = 1 + 0.05*v
+			t[i] = 1 + 0.05*r.next()
 		} else {
-			t[i] = 0.02 * v
+			t[i] = 0.0346 * r.next() // std 0.02
 		}
 	}
 	return t, nil

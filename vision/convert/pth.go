@@ -177,6 +177,11 @@ func ReadCheckpoint(r io.ReaderAt, size int64, name string) (c *Checkpoint, err 
 		if !ok {
 			return nil, fmt.Errorf("storage %q: no record data/%s in the zip", key, key)
 		}
+		// torch.save stores records uncompressed; requiring that bounds every
+		// allocation by the file's size.
+		if rec.Method != zip.Store || rec.CompressedSize64 != rec.UncompressedSize64 || rec.CompressedSize64 > uint64(size) {
+			return nil, fmt.Errorf("storage %q: record is compressed or larger than the file", key)
+		}
 		need := uint64(n) * uint64(elemSize(sc.dtype))
 		if rec.UncompressedSize64 < need {
 			return nil, fmt.Errorf("storage %q: record holds %d bytes, %d %s values need %d (truncated?)",

@@ -15,6 +15,8 @@ It writes, into vision/testdata/:
   medclip_pytorch_model.bin      MedCLIP state_dict: vision_model.model.<HF Swin keys>,
                                  vision_model.projection_head.weight, text-side keys
   medclip_proj.pth               a projector state_dict {weight, bias} for the 49 tokens
+  bad_proj_shape.pth             llama_proj.bias of the wrong length (converter error test)
+  legacy_format.pth              a pre-1.6 (non-zip) torch.save file (converter error test)
   golden/*.npy                   inputs and every stage's expected output (float32)
 
 The modules below are plain torch.nn written from the reference code
@@ -465,6 +467,12 @@ def main():
                 "optimizer": {"state": {}, "param_groups": [{"lr": 1e-4, "params": [0, 1]}]},
                 "config": {"model": {"arch": "mini_gpt4"}},
                 "epoch": 3}, os.path.join(HERE, "xraygpt_checkpoint.pth"))
+
+    # bad inputs for the converter's error tests
+    torch.save({"model": {"llama_proj.weight": llama_proj.weight.detach().clone(),
+                          "llama_proj.bias": torch.zeros(41)}}, os.path.join(HERE, "bad_proj_shape.pth"))
+    torch.save({"model": {"llama_proj.weight": llama_proj.weight.detach().clone()}},
+               os.path.join(HERE, "legacy_format.pth"), _use_new_zipfile_serialization=False)
 
     x = torch.randn((1, 3, img, img), generator=gen)
     with torch.no_grad():

@@ -1,0 +1,252 @@
+package convert
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/xraygpt-go/xraygpt/vision"
+)
+
+// The checkpoints in ../testdata are tiny random-weight files with the real
+// key names and layout, made by
+//
+//	/usr/bin/python3 vision/testdata/gen_golden.py
+//
+// The end-to-end numerical comparison with PyTorch is in package vision
+// (golden_test.go); these tests cover the checkpoint reader and the errors.
+
+const td = "../testdata/"
+
+var tinyOpt = Options{EVAHeads: 4, QFormerHeads: 4}
+
+func open(t *testing.T, name string) *Checkpoint {
+	t.Helper()
+	c, err := OpenCheckpoint(td + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func TestReadCheckpointLayouts(t *testing.T) {
+	eva := open(t, "eva_vit_g.pth") // plain fp16 state_dict
+	if tt := eva.Tensors["blocks.0.attn.qkv.weight"]; tt == nil || tt.DType != "float16" || !reflect.DeepEqual(tt.Shape, []int{144, 48}) {
+		t.Errorf("eva qkv: %+v", tt)
+	}
+	if _, ok := eva.Tensors["blocks.3.norm1.weight"]; !ok {
+		t.Error("the extra 4th block is not visible in the checkpoint")
+	}
+	blip := open(t, "blip2_pretrained_flant5xxl.pth") // {"model": ...}
+	if tt := blip.Tensors["query_tokens"]; tt == nil || tt.DType != "float32" || !reflect.DeepEqual(tt.Shape, []int{1, 8, 32}) {
+		t.Errorf("query_tokens: %+v", tt)
+	}
+	proj := open(t, "xraygpt_checkpoint.pth") // {"model": ..., "optimizer": ..., "config": ...}
+	if len(proj.Tensors) != 2 {
+		t.Errorf("xraygpt checkpoint tensors: %v", proj.Keys())
+	}
+	med := open(t, "medclip_pytorch_model.bin")
+	idx := med.Tensors["vision_model.model.encoder.layers.0.blocks.0.attention.self.relative_position_index"]
+	if idx == nil || idx.DType != "int64" {
+		t.Errorf("relative_position_index: %+v", idx)
+	}
+	if _, err := idx.Float32(); err == nil {
+		t.Error("int64 tensor read as float")
+	}
+	// fp16 values widen exactly: LayerNorm weights are near 1.
+	w, err := eva.Float32("blocks.0.norm1.weight", []int{48})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w[0] < 0.5 || w[0] > 1.5 {
+		t.Errorf("norm1.weight[0] = %v", w[0])
+	}
+}
+
+func TestConfigFromCheckpoints(t *testing.T) {
+	cfg, err := XrayGPTConfig(open(t, "eva_vit_g.pth"), open(t, "blip2_pretrained_flant5xxl.pth"), open(t, "xraygpt_checkpoint.pth"), tinyOpt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := vision.EVAConfig{ImageSize: 56, PatchSize: 14, Width: 48, Blocks: 3, Heads: 4, MLP: 209, Eps: 1e-6}
+	if cfg.EVA != want {
+		t.Errorf("EVA %+v, want %+v", cfg.EVA, want)
+	}
+	if q := cfg.QFormer; q.Queries != 8 || q.Width != 32 || q.Layers != 4 || q.CrossFreq != 2 || q.FF != 64 || q.EncoderWidth != 48 {
+		t.Errorf("Q-Former %+v", q)
+	}
+	if p := cfg.Projector; p.In != 32 || p.Out != 40 || !p.Bias {
+		t.Errorf("projector %+v", p)
+	}
+	// Without explicit head counts the tiny widths cannot follow LAVIS's rules.
+	if _, err := XrayGPTConfig(open(t, "eva_vit_g.pth"), open(t, "blip2_pretrained_flant5xxl.pth"), nil, Options{}); err == nil ||
+		!strings.Contains(err.Error(), "head count") {
+		t.Errorf("default heads on width 48: %v", err)
+	}
+	mc, err := MedCLIPConfig(open(t, "medclip_pytorch_model.bin"), nil, Options{ImageSize: 112})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := mc.Swin; !reflect.DeepEqual(s.Depths, []int{2, 2, 2}) || !reflect.DeepEqual(s.Heads, []int{1, 2, 4}) ||
+		s.WindowSize != 7 || s.EmbedDim != 12 || s.MLPRatio != 4 || s.ProjDim != 24 || mc.Projector.Out != 0 {
+		t.Errorf("Swin %+v projector %+v", s, mc.Projector)
+	}
+}
+
+func TestBadCheckpoints(t *testing.T) {
+	dir := t.TempDir()
+	good, err := os.ReadFile(td + "xraygpt_checkpoint.pth")
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for name, path := range map[string]string{
+		"text":      write("notes.pth", []byte("this is not a checkpoint\n")),
+		"truncated": write("truncated.pth", good[:len(good)/2]),
+		"empty":     write("empty.pth", nil),
+		"legacy":    td + "legacy_format.pth",
+	} {
+		_, err := OpenCheckpoint(path)
+		if !errors.Is(err, ErrNotCheckpoint) || !strings.Contains(err.Error(), path) {
+			t.Errorf("%s: error %v, want ErrNotCheckpoint naming the file", name, err)
+		}
+	}
+	if _, err := OpenCheckpoint(filepath.Join(dir, "missing.pth")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing file: %v", err)
+	}
+	// A zip whose storage record is shorter than the tensor it backs.
+	if _, err := ReadCheckpoint(bytes.NewReader(good[:len(good)-1]), int64(len(good)-1), "cut"); err == nil {
+		t.Error("checkpoint missing its last byte accepted")
+	}
+}
+
+func TestWrongShapeInCheckpoint(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "x.gguf")
+	err := XrayGPT(context.Background(), XrayGPTInputs{
+		EVA: td + "eva_vit_g.pth", QFormer: td + "blip2_pretrained_flant5xxl.pth", Proj: td + "bad_proj_shape.pth",
+	}, out, tinyOpt)
+	if !errors.Is(err, ErrShape) || !strings.Contains(err.Error(), "llama_proj.bias") || !strings.Contains(err.Error(), "[40]") {
+		t.Errorf("bad projector bias: %v", err)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("output exists after a failed conversion: %v", err)
+	}
+}
+
+// TestMissingAndMisshapenKeys edits the loaded key table, then converts.
+func TestMissingAndMisshapenKeys(t *testing.T) {
+	for _, tc := range []struct {
+		key    string
+		edit   func(*Checkpoint, string)
+		target error
+	}{
+		{"blocks.1.attn.q_bias", func(c *Checkpoint, k string) { delete(c.Tensors, k) }, ErrMissingKey},
+		{"blocks.2.mlp.fc2.weight", func(c *Checkpoint, k string) {
+			tt := *c.Tensors[k]
+			tt.Shape = []int{tt.Shape[1], tt.Shape[0]}
+			tt.stride = []int{tt.stride[1], tt.stride[0]}
+			c.Tensors[k] = &tt
+		}, ErrShape},
+	} {
+		eva, qf := open(t, "eva_vit_g.pth"), open(t, "blip2_pretrained_flant5xxl.pth")
+		tc.edit(eva, tc.key)
+		cfg, err := XrayGPTConfig(eva, qf, nil, tinyOpt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = write(context.Background(), cfg, filepath.Join(t.TempDir(), "x.gguf"), tinyOpt, func(name string) (*Checkpoint, string) {
+			if strings.HasPrefix(name, "visual_encoder.") {
+				return eva, strings.TrimPrefix(name, "visual_encoder.")
+			}
+			return qf, name
+		})
+		if !errors.Is(err, tc.target) || !strings.Contains(err.Error(), tc.key) {
+			t.Errorf("%s: %v, want %v naming the key", tc.key, err, tc.target)
+		}
+	}
+	// Missing Q-Former key found by the whole-file path.
+	qf := open(t, "blip2_pretrained_flant5xxl.pth")
+	delete(qf.Tensors, "ln_vision.bias")
+	cfg, err := XrayGPTConfig(open(t, "eva_vit_g.pth"), qf, nil, tinyOpt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = write(context.Background(), cfg, filepath.Join(t.TempDir(), "x.gguf"), tinyOpt, func(string) (*Checkpoint, string) { return qf, "ln_vision.bias" })
+	if !errors.Is(err, ErrMissingKey) || !strings.Contains(err.Error(), "ln_vision.bias") {
+		t.Errorf("missing ln_vision.bias: %v", err)
+	}
+}
+
+func TestNonContiguousView(t *testing.T) {
+	eva := open(t, "eva_vit_g.pth")
+	tt := *eva.Tensors["blocks.0.attn.proj.weight"] // [48,48]
+	want, err := tt.Float32()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tt
+	tr.stride = []int{1, 48} // the transpose, as a view
+	got, err := tr.Float32()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 48; i++ {
+		for j := 0; j < 48; j++ {
+			if got[i*48+j] != want[j*48+i] {
+				t.Fatalf("transposed view differs at %d,%d", i, j)
+			}
+		}
+	}
+}
+
+func TestHalfToFloat32(t *testing.T) {
+	for bits, want := range map[uint16]float32{
+		0x3c00: 1, 0xc000: -2, 0x7bff: 65504, 0x0001: 5.960464477539063e-08, 0x8000: 0, 0x3555: 0.333251953125,
+	} {
+		if got := halfToFloat32(bits); got != want {
+			t.Errorf("%#04x: %v, want %v", bits, got, want)
+		}
+	}
+}
+
+func TestDTypeOption(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "x.gguf")
+	err := MedCLIP(context.Background(), td+"medclip_pytorch_model.bin", "", out, Options{ImageSize: 112, DType: "q4"})
+	if err == nil || !strings.Contains(err.Error(), "q4") {
+		t.Errorf("dtype q4: %v", err)
+	}
+}
+
+// FuzzReadCheckpoint feeds arbitrary bytes to the checkpoint front door: it
+// must return an error or a checkpoint whose tensors read without panicking.
+func FuzzReadCheckpoint(f *testing.F) {
+	for _, name := range []string{"xraygpt_checkpoint.pth", "medclip_proj.pth", "bad_proj_shape.pth", "legacy_format.pth"} {
+		b, err := os.ReadFile(td + name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte("PK\x05\x06\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		c, err := ReadCheckpoint(bytes.NewReader(in), int64(len(in)), "fuzz")
+		if err != nil {
+			return
+		}
+		for _, k := range c.Keys() {
+			c.Tensors[k].Float32()
+		}
+	})
+}
