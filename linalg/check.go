@@ -10,8 +10,8 @@ import (
 // them the cost of a purego call (about a microsecond) outweighs what the
 // native kernel saves. Sgemm always goes native.
 const (
-	minNativeLevel1 = 1 << 14 // vector length
-	minNativeGemv   = 1 << 14 // m*n
+	minNativeLevel1 = 1 << 16 // vector length
+	minNativeGemv   = 1 << 19 // m*n
 )
 
 // The predicates below decide whether a call may go to native code. They

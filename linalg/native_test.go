@@ -292,7 +292,7 @@ func TestLevel12MatchGonum(t *testing.T) {
 			}
 		}
 	}
-	for _, sh := range [][2]int{{3, 4}, {200, 100}, {100, 300}, {517, 129}} {
+	for _, sh := range [][2]int{{3, 4}, {200, 100}, {100, 300}, {1030, 520}} {
 		m, n := sh[0], sh[1]
 		for _, tA := range transposes {
 			for _, inc := range [][2]int{{1, 1}, {2, -3}} {

@@ -1,0 +1,97 @@
+package linalg
+
+import "math"
+
+// Float16To32 converts an IEEE 754 half-precision value (as its bits) to float32, exactly.
+func Float16To32(h uint16) float32 {
+	sign := uint32(h&0x8000) << 16
+	exp := uint32(h>>10) & 0x1f
+	mant := uint32(h & 0x3ff)
+	switch exp {
+	case 0:
+		if mant == 0 {
+			return math.Float32frombits(sign)
+		}
+		// Subnormal: mant · 2^-24, exact in float32.
+		f := float32(mant) * (1.0 / (1 << 24))
+		return math.Float32frombits(sign | math.Float32bits(f))
+	case 0x1f: // Inf or NaN; NaN payload kept
+		return math.Float32frombits(sign | 0x7f800000 | mant<<13)
+	}
+	return math.Float32frombits(sign | (exp+127-15)<<23 | mant<<13)
+}
+
+// Float32To16 converts f to IEEE 754 half precision, rounding to nearest even,
+// overflowing to ±Inf and keeping NaN a (quiet) NaN.
+func Float32To16(f float32) uint16 {
+	b := math.Float32bits(f)
+	sign := uint16(b>>16) & 0x8000
+	exp := int32(b>>23) & 0xff
+	mant := b & 0x7fffff
+	switch {
+	case exp == 0xff:
+		if mant != 0 {
+			return sign | 0x7e00 | uint16(mant>>13) // quiet NaN
+		}
+		return sign | 0x7c00
+	case exp > 127+15: // |f| >= 65536: overflow
+		return sign | 0x7c00
+	case exp >= 127-14: // normal half (may round up into the next binade or to Inf)
+		h := uint32(exp-127+15)<<10 | mant>>13
+		rest := mant & 0x1fff
+		if rest > 0x1000 || (rest == 0x1000 && h&1 == 1) {
+			h++
+		}
+		return sign | uint16(h)
+	case exp >= 127-25: // subnormal half, or rounds up to the smallest one
+		m := mant | 0x800000       // implicit bit
+		shift := uint32(126 - exp) // 14..24 bits dropped to reach 2^-24 units
+		h := m >> shift
+		rest := m & (1<<shift - 1)
+		half := uint32(1) << (shift - 1)
+		if rest > half || (rest == half && h&1 == 1) {
+			h++
+		}
+		return sign | uint16(h)
+	}
+	return sign // underflow to ±0
+}
+
+// F16ToF32 converts half-precision values to float32: dst[i] = src[i]. It
+// panics if dst is shorter than src.
+func F16ToF32(dst []float32, src []uint16) {
+	dst = dst[:len(src)]
+	for i, h := range src {
+		dst[i] = Float16To32(h)
+	}
+}
+
+// F32ToF16 converts float32 values to half precision, rounding to nearest
+// even. It panics if dst is shorter than src.
+func F32ToF16(dst []uint16, src []float32) {
+	dst = dst[:len(src)]
+	for i, f := range src {
+		dst[i] = Float32To16(f)
+	}
+}
+
+// BFloat16To32 converts a bfloat16 value (as its bits) to float32, exactly.
+func BFloat16To32(h uint16) float32 { return math.Float32frombits(uint32(h) << 16) }
+
+// Float32ToBF16 converts f to bfloat16, rounding to nearest even as PyTorch
+// does; NaN becomes a quiet NaN.
+func Float32ToBF16(f float32) uint16 {
+	b := math.Float32bits(f)
+	if b&0x7fffffff > 0x7f800000 {
+		return uint16(b>>16) | 0x40
+	}
+	return uint16((b + 0x7fff + (b>>16)&1) >> 16)
+}
+
+// BF16ToF32 converts bfloat16 values to float32. It panics if dst is shorter than src.
+func BF16ToF32(dst []float32, src []uint16) {
+	dst = dst[:len(src)]
+	for i, h := range src {
+		dst[i] = math.Float32frombits(uint32(h) << 16)
+	}
+}
