@@ -3,11 +3,14 @@ package vision_test
 import (
 	"context"
 	"errors"
+	"image"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/xraygpt-go/xraygpt/gguf"
+	"github.com/xraygpt-go/xraygpt/imaging"
 	"github.com/xraygpt-go/xraygpt/vision"
 	"github.com/xraygpt-go/xraygpt/vision/convert"
 )
@@ -156,5 +159,34 @@ func TestTensorsMatchesRealConfigs(t *testing.T) {
 	eva := D*3*14*14 + D + D + N*D + 39*(4*D+3*D*D+2*D+D*D+D+F*D+F+D*F+D)
 	if x < eva || x > eva+200_000_000 {
 		t.Errorf("XrayGPT tensors hold %d parameters, EVA alone %d", x, eva)
+	}
+}
+
+// TestEncodeImageUsesFilePreprocessing checks that EncodeImage applies the
+// preprocessing the file names (MedCLIP: one channel, size 112 here).
+func TestEncodeImageUsesFilePreprocessing(t *testing.T) {
+	m, err := vision.Open(medclipFile(t), vision.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	img := image.NewGray(image.Rect(0, 0, 150, 90))
+	for i := range img.Pix {
+		img.Pix[i] = uint8(i * 7)
+	}
+	px, err := imaging.MedCLIPEval(img, 112, 0.5862785803043838, 0.27950088968644304)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := m.Encode(context.Background(), px)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := m.EncodeImage(context.Background(), img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Error("EncodeImage differs from Encode(MedCLIPEval(img))")
 	}
 }
