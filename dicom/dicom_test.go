@@ -320,6 +320,17 @@ func TestLyingLengths(t *testing.T) {
 	}
 }
 
+// TestHugeDimensions: Rows and Columns written as UL cannot overflow the pixel count.
+func TestHugeDimensions(t *testing.T) {
+	b := newFile(ExplicitVRLittleEndian, true)
+	b.raw(tagRows, "UL", binary.LittleEndian.AppendUint32(nil, 4_000_000_000))
+	b.raw(tagColumns, "UL", binary.LittleEndian.AppendUint32(nil, 4_000_000_000))
+	b.raw(tagPixelData, "OW", make([]byte, 8))
+	if _, err := decodeBytes(b.bytes(), Options{}); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("err = %v, want ErrMalformed", err)
+	}
+}
+
 func TestMaxPixels(t *testing.T) {
 	_, err := DecodeFile("testdata/cr_small.dcm", Options{MaxPixels: 1000})
 	if !errors.Is(err, ErrTooLarge) {

@@ -42,6 +42,9 @@ func readAttributes(img *Image, ds *dataset) error {
 	if img.Columns, ok = ds.uint(tagColumns); !ok || img.Columns == 0 {
 		return fmt.Errorf("tag %v Columns: missing or zero: %w", tagColumns, ErrMalformed)
 	}
+	if img.Rows > 0xffff || img.Columns > 0xffff {
+		return fmt.Errorf("Rows x Columns %dx%d: more than 65535 (they are US): %w", img.Rows, img.Columns, ErrMalformed)
+	}
 	if img.SamplesPerPixel, ok = ds.uint(tagSamplesPerPixel); !ok {
 		img.SamplesPerPixel = 1
 	}
@@ -178,7 +181,7 @@ func decodeNative(img *Image, ds *dataset, info frameInfo, opts Options) error {
 	if frameLen > int64(p.length) {
 		return errAt(p.tag, p.off, "Pixel Data holds %d bytes, one %dx%d frame needs %d", p.length, img.Columns, img.Rows, frameLen)
 	}
-	if int64(img.Frames)*frameLen > int64(p.length) {
+	if int64(img.Frames) > int64(p.length)/frameLen {
 		img.Warnings = append(img.Warnings, fmt.Sprintf("Pixel Data (%d bytes) holds fewer than the %d frames declared", p.length, img.Frames))
 	}
 	c := ds.pixelCur
