@@ -6,6 +6,10 @@
 // 8/16-bit pixel data and encapsulated JPEG baseline. Other transfer syntaxes (JPEG 2000,
 // JPEG-LS, RLE, lossless JPEG, ...) fail with ErrUnsupportedTransferSyntax naming the syntax.
 //
+// Entry points: DecodeFile and Decode (an io.ReaderAt of known size) return an *Image with the
+// pixels, the attributes that describe them and warnings; DecodeReader does the same for a
+// stream. IsDICOM, DecodeConfig and DecodeImage have the shapes an image-format table needs.
+//
 // The reader is defensive: every length is checked against the bytes left before anything is
 // allocated, sequences are skipped with a nesting limit, and the decoded size is capped by
 // Options.MaxPixels and by what the file's size can hold.
@@ -230,7 +234,7 @@ func decode(r io.ReaderAt, s *streamAt, size int64, opts Options, configOnly boo
 		return nil, ErrNotDICOM
 	}
 	img := &Image{}
-	ds := &dataset{elems: map[Tag]element{}}
+	ds := &dataset{elems: map[dcmTag]element{}}
 	hasPreamble := len(head) >= 132 && string(head[128:132]) == "DICM"
 	if hasPreamble {
 		c.off = 132

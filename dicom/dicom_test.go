@@ -31,7 +31,7 @@ func newFile(ts string, explicit bool) *fileBuilder {
 	return b
 }
 
-func (b *fileBuilder) header(tag Tag, vr string, n uint32) {
+func (b *fileBuilder) header(tag dcmTag, vr string, n uint32) {
 	le := binary.LittleEndian
 	var h [12]byte
 	le.PutUint16(h[0:], tag.group())
@@ -51,20 +51,20 @@ func (b *fileBuilder) header(tag Tag, vr string, n uint32) {
 	}
 }
 
-func (b *fileBuilder) raw(tag Tag, vr string, v []byte) *fileBuilder {
+func (b *fileBuilder) raw(tag dcmTag, vr string, v []byte) *fileBuilder {
 	b.header(tag, vr, uint32(len(v)))
 	b.buf.Write(v)
 	return b
 }
 
-func (b *fileBuilder) str(tag Tag, vr, s string) *fileBuilder {
+func (b *fileBuilder) str(tag dcmTag, vr, s string) *fileBuilder {
 	if len(s)%2 == 1 {
 		s += map[bool]string{true: "\x00", false: " "}[vr == "UI"]
 	}
 	return b.raw(tag, vr, []byte(s))
 }
 
-func (b *fileBuilder) us(tag Tag, v uint16) *fileBuilder {
+func (b *fileBuilder) us(tag dcmTag, v uint16) *fileBuilder {
 	return b.raw(tag, "US", binary.LittleEndian.AppendUint16(nil, v))
 }
 

@@ -9,49 +9,49 @@ import (
 	"strings"
 )
 
-// Tag is a DICOM attribute tag: group in the high 16 bits, element in the low 16.
-type Tag uint32
+// dcmTag is a DICOM attribute tag: group in the high 16 bits, element in the low 16.
+type dcmTag uint32
 
 // String formats t as (gggg,eeee).
-func (t Tag) String() string { return fmt.Sprintf("(%04x,%04x)", uint32(t)>>16, uint32(t)&0xffff) }
+func (t dcmTag) String() string { return fmt.Sprintf("(%04x,%04x)", uint32(t)>>16, uint32(t)&0xffff) }
 
-func (t Tag) group() uint16 { return uint16(t >> 16) }
+func (t dcmTag) group() uint16 { return uint16(t >> 16) }
 
 // Tags the decoder reads or branches on.
 const (
-	tagTransferSyntax     Tag = 0x00020010
-	tagSOPClassUID        Tag = 0x00080016
-	tagModality           Tag = 0x00080060
-	tagBodyPart           Tag = 0x00180015
-	tagViewPosition       Tag = 0x00185101
-	tagSamplesPerPixel    Tag = 0x00280002
-	tagPhotometric        Tag = 0x00280004
-	tagPlanarConfig       Tag = 0x00280006
-	tagNumberOfFrames     Tag = 0x00280008
-	tagRows               Tag = 0x00280010
-	tagColumns            Tag = 0x00280011
-	tagPixelSpacing       Tag = 0x00280030
-	tagBitsAllocated      Tag = 0x00280100
-	tagBitsStored         Tag = 0x00280101
-	tagHighBit            Tag = 0x00280102
-	tagPixelRepresent     Tag = 0x00280103
-	tagWindowCenter       Tag = 0x00281050
-	tagWindowWidth        Tag = 0x00281051
-	tagRescaleIntercept   Tag = 0x00281052
-	tagRescaleSlope       Tag = 0x00281053
-	tagVOILUTFunction     Tag = 0x00281056
-	tagModalityLUTSeq     Tag = 0x00283000
-	tagVOILUTSeq          Tag = 0x00283010
-	tagFloatPixelData     Tag = 0x7fe00008
-	tagDoublePixelData    Tag = 0x7fe00009
-	tagPixelData          Tag = 0x7fe00010
-	tagItem               Tag = 0xfffee000
-	tagItemDelimitation   Tag = 0xfffee00d
-	tagSequenceDelimition Tag = 0xfffee0dd
+	tagTransferSyntax     dcmTag = 0x00020010
+	tagSOPClassUID        dcmTag = 0x00080016
+	tagModality           dcmTag = 0x00080060
+	tagBodyPart           dcmTag = 0x00180015
+	tagViewPosition       dcmTag = 0x00185101
+	tagSamplesPerPixel    dcmTag = 0x00280002
+	tagPhotometric        dcmTag = 0x00280004
+	tagPlanarConfig       dcmTag = 0x00280006
+	tagNumberOfFrames     dcmTag = 0x00280008
+	tagRows               dcmTag = 0x00280010
+	tagColumns            dcmTag = 0x00280011
+	tagPixelSpacing       dcmTag = 0x00280030
+	tagBitsAllocated      dcmTag = 0x00280100
+	tagBitsStored         dcmTag = 0x00280101
+	tagHighBit            dcmTag = 0x00280102
+	tagPixelRepresent     dcmTag = 0x00280103
+	tagWindowCenter       dcmTag = 0x00281050
+	tagWindowWidth        dcmTag = 0x00281051
+	tagRescaleIntercept   dcmTag = 0x00281052
+	tagRescaleSlope       dcmTag = 0x00281053
+	tagVOILUTFunction     dcmTag = 0x00281056
+	tagModalityLUTSeq     dcmTag = 0x00283000
+	tagVOILUTSeq          dcmTag = 0x00283010
+	tagFloatPixelData     dcmTag = 0x7fe00008
+	tagDoublePixelData    dcmTag = 0x7fe00009
+	tagPixelData          dcmTag = 0x7fe00010
+	tagItem               dcmTag = 0xfffee000
+	tagItemDelimitation   dcmTag = 0xfffee00d
+	tagSequenceDelimition dcmTag = 0xfffee0dd
 )
 
 // wanted lists the attributes whose values are kept; everything else is skipped unread.
-var wanted = map[Tag]bool{
+var wanted = map[dcmTag]bool{
 	tagTransferSyntax: true, tagSOPClassUID: true, tagModality: true, tagBodyPart: true,
 	tagViewPosition: true, tagSamplesPerPixel: true, tagPhotometric: true, tagPlanarConfig: true,
 	tagNumberOfFrames: true, tagRows: true, tagColumns: true, tagPixelSpacing: true,
@@ -61,7 +61,7 @@ var wanted = map[Tag]bool{
 }
 
 // binaryUS lists the wanted attributes whose VR is US (binary); the others are text.
-var binaryUS = map[Tag]bool{
+var binaryUS = map[dcmTag]bool{
 	tagSamplesPerPixel: true, tagPlanarConfig: true, tagRows: true, tagColumns: true,
 	tagBitsAllocated: true, tagBitsStored: true, tagHighBit: true, tagPixelRepresent: true,
 }
@@ -96,7 +96,7 @@ type element struct {
 
 // header is one element's tag, VR and length as read from the stream.
 type header struct {
-	tag    Tag
+	tag    dcmTag
 	vr     string // "" for items and delimiters, and in implicit VR for unknown tags
 	length uint32
 	off    int64 // offset of the header
@@ -116,7 +116,7 @@ func (c *cursor) left() int64 { return c.end - c.off }
 
 // errAt returns a malformed-file error at tag t and offset off; ErrTooLarge instead when an
 // argument is an error wrapping it (a stream longer than Options.MaxBytes).
-func errAt(t Tag, off int64, format string, args ...any) error {
+func errAt(t dcmTag, off int64, format string, args ...any) error {
 	kind := ErrMalformed
 	for _, a := range args {
 		if err, ok := a.(error); ok && errors.Is(err, ErrTooLarge) {
@@ -190,7 +190,7 @@ func (c *cursor) peek(n int64) []byte {
 	return b[:k]
 }
 
-func (c *cursor) skip(t Tag, n int64) error {
+func (c *cursor) skip(t dcmTag, n int64) error {
 	if err := c.has(c.off, n); err != nil {
 		return errAt(t, c.off, "value length %d: %v (truncated file?)", n, err)
 	}
@@ -198,7 +198,7 @@ func (c *cursor) skip(t Tag, n int64) error {
 	return nil
 }
 
-func isItemTag(t Tag) bool { return t.group() == 0xfffe }
+func isItemTag(t dcmTag) bool { return t.group() == 0xfffe }
 
 // readHeader reads one element header in the cursor's encoding.
 func (c *cursor) readHeader() (header, error) {
@@ -211,7 +211,7 @@ func (c *cursor) readHeader() (header, error) {
 	if err != nil {
 		return h, errAt(0, h.off, "element header: %v", err)
 	}
-	h.tag = Tag(uint32(c.bo.Uint16(b[0:]))<<16 | uint32(c.bo.Uint16(b[2:])))
+	h.tag = dcmTag(uint32(c.bo.Uint16(b[0:]))<<16 | uint32(c.bo.Uint16(b[2:])))
 	if !c.explicit || isItemTag(h.tag) {
 		h.length = c.bo.Uint32(b[4:])
 		if !isItemTag(h.tag) {
@@ -236,7 +236,7 @@ func (c *cursor) readHeader() (header, error) {
 }
 
 // implicitVR is the VR of the attributes the decoder interprets; others are UN.
-func implicitVR(t Tag) string {
+func implicitVR(t dcmTag) string {
 	switch {
 	case binaryUS[t]:
 		return "US"
@@ -250,7 +250,7 @@ func implicitVR(t Tag) string {
 
 // dataset holds what the parser kept from one file.
 type dataset struct {
-	elems     map[Tag]element
+	elems     map[dcmTag]element
 	pixel     header // the top-level Pixel Data header; tag 0 when absent
 	pixelOff  int64  // offset of its value
 	pixelCur  cursor // cursor positioned at the value, for encapsulated items
@@ -365,7 +365,7 @@ func (c *cursor) skipItem(it header, depth int) error {
 }
 
 // str returns the text value of t with padding trimmed.
-func (ds *dataset) str(t Tag) string {
+func (ds *dataset) str(t dcmTag) string {
 	e, ok := ds.elems[t]
 	if !ok {
 		return ""
@@ -374,7 +374,7 @@ func (ds *dataset) str(t Tag) string {
 }
 
 // strs returns the backslash-separated values of t, each trimmed.
-func (ds *dataset) strs(t Tag) []string {
+func (ds *dataset) strs(t dcmTag) []string {
 	s := ds.str(t)
 	if s == "" {
 		return nil
@@ -387,7 +387,7 @@ func (ds *dataset) strs(t Tag) []string {
 }
 
 // uint returns the first value of a US attribute (or an IS written as text) and whether it was present and valid.
-func (ds *dataset) uint(t Tag) (int, bool) {
+func (ds *dataset) uint(t dcmTag) (int, bool) {
 	e, ok := ds.elems[t]
 	if !ok {
 		return 0, false
@@ -407,7 +407,7 @@ func (ds *dataset) uint(t Tag) (int, bool) {
 }
 
 // int returns the first value of an IS attribute.
-func (ds *dataset) int(t Tag) (int, bool) {
+func (ds *dataset) int(t dcmTag) (int, bool) {
 	v := ds.strs(t)
 	if len(v) == 0 {
 		return 0, false
@@ -424,7 +424,7 @@ func (ds *dataset) int(t Tag) (int, bool) {
 }
 
 // floats returns the finite values of a DS attribute; ok is false when a value does not parse.
-func (ds *dataset) floats(t Tag) (vals []float64, ok bool) {
+func (ds *dataset) floats(t dcmTag) (vals []float64, ok bool) {
 	for _, s := range ds.strs(t) {
 		f, err := strconv.ParseFloat(s, 64)
 		if err != nil || f != f || f > 1e300 || f < -1e300 {
