@@ -5,6 +5,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -55,6 +56,7 @@ func benchModel(b *testing.B, cfg Config, split string) {
 				b.Fatal(err)
 			}
 			var first time.Duration
+			ru0 := rusage()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				start := time.Now()
@@ -67,6 +69,10 @@ func benchModel(b *testing.B, cfg Config, split string) {
 					b.Fatal(err)
 				}
 			}
+			b.StopTimer()
+			ru1 := rusage()
+			b.ReportMetric(float64(ru1.cpu-ru0.cpu)/1e6/float64(b.N), "cpu-ms/image")
+			b.ReportMetric(float64(ru1.faults-ru0.faults)/float64(b.N), "faults/image")
 			el := b.Elapsed().Seconds() / float64(b.N)
 			b.ReportMetric(el*1e3, "ms/image")
 			b.ReportMetric(flops(cfg)/el/1e9, "GFLOP/s")
@@ -149,6 +155,17 @@ func weightBytes(cfg Config) int64 {
 		n += e
 	}
 	return n
+}
+
+type usage struct{ cpu, faults int64 }
+
+// rusage returns the process's CPU time (ns, user+system) and page faults.
+func rusage() usage {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return usage{}
+	}
+	return usage{cpu: ru.Utime.Nano() + ru.Stime.Nano(), faults: ru.Minflt + ru.Majflt}
 }
 
 // peakRSS reads VmHWM from /proc/self/status (0 where unavailable).

@@ -83,6 +83,9 @@ func TestXrayGPTGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer m.Close()
+			if (tc.dtype == convert.F32) != (m.WidenedBytes == 0) {
+				t.Errorf("%s file: %d bytes copied to the heap", tc.dtype, m.WidenedBytes)
+			}
 			c := m.Config
 			if c.EVA.Blocks != 3 || c.QFormer.Layers != 4 || c.QFormer.CrossFreq != 2 || c.Projector.Out != 40 {
 				t.Fatalf("config %+v", c)

@@ -68,8 +68,10 @@ type Model struct {
 	bl      blas.Float32
 	threads int
 	file    *gguf.File
-	// WidenedBytes is how many bytes of f16/bf16 weights were widened to
-	// float32 in memory (f32 tensors are used in place from the mapping).
+	// WidenedBytes is how many bytes of weights were copied to the heap:
+	// f16/bf16 tensors widened to float32, and in such files the f32 ones
+	// too, after which the mapping is released. In an all-f32 file every
+	// tensor is used in place from the mapping and this is 0.
 	WidenedBytes int64
 
 	mu   sync.Mutex
@@ -95,19 +97,31 @@ func Open(path string, opt Options) (*Model, error) {
 }
 
 // FromGGUF loads the model from an open GGUF file, which the model then owns
-// (Close closes it).
+// (Close closes it; it is closed at once when no tensor is f32, because
+// f16/bf16 tensors are widened into memory).
 func FromGGUF(f *gguf.File, opt Options) (*Model, error) {
 	cfg, err := ConfigFromGGUF(f)
 	if err != nil {
 		return nil, err
 	}
 	src := &ggufSource{f: f}
+	for _, t := range f.Tensors {
+		if t.Type == gguf.TypeF16 || t.Type == gguf.TypeBF16 {
+			src.copyAll = true
+		}
+	}
 	m, err := build(cfg, src, opt)
 	if err != nil {
 		return nil, err
 	}
-	m.file = f
 	m.WidenedBytes = src.widened
+	if src.aliased {
+		m.file = f
+	} else {
+		// Every tensor was widened into the heap: drop the mapping so its
+		// pages do not count twice in the resident set.
+		f.Close()
+	}
 	return m, nil
 }
 

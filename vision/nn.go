@@ -69,7 +69,11 @@ func gelu(x []float32, threads int) {
 // erf32 is a float32 error function accurate to a few ulp: the rational
 // approximation of x on [-4, 4] that Eigen and XLA use for float erf.
 func erf32(x float32) float32 {
-	x = max(-4, min(4, x))
+	if x > 4 {
+		x = 4
+	} else if x < -4 {
+		x = -4
+	}
 	x2 := x * x
 	p := x2*-2.72614225801306e-10 + 2.77068142495902e-08
 	p = p*x2 + -2.10102402082508e-06
@@ -94,7 +98,11 @@ func exp32(x float32) float32 {
 		return float32(math.Inf(1))
 	}
 	const ln2hi, ln2lo = 0.693359375, -2.12194440e-4
-	n := float32(math.Floor(float64(x*1.44269504088896341 + 0.5)))
+	// round x/ln2 to the nearest integer: adding 1.5*2^23 pushes the
+	// fraction out of float32's mantissa (Go never reassociates this).
+	const shifter = 12582912
+	n := x*1.44269504088896341 + shifter
+	n -= shifter
 	r := x - n*ln2hi - n*ln2lo
 	p := 1 + r*(1+r*(0.5+r*(1.0/6+r*(1.0/24+r*(1.0/120+r*(1.0/720))))))
 	return p * math.Float32frombits(uint32(int32(n)+127)<<23)

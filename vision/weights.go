@@ -49,6 +49,11 @@ type ggufSource struct {
 	f *gguf.File
 	// widened counts bytes allocated for widened tensors.
 	widened int64
+	// aliased says whether some tensor points into the mapping.
+	aliased bool
+	// copyAll copies f32 tensors too (set for files with f16/bf16 tensors,
+	// so that the mapping can be released after loading).
+	copyAll bool
 }
 
 // NeOf converts a PyTorch shape (outermost first) to GGUF's ne order
@@ -82,7 +87,8 @@ func (g *ggufSource) tensor(name string, shape []int) ([]float32, error) {
 		if err != nil {
 			return nil, fmt.Errorf("tensor %s: %w", name, err)
 		}
-		if len(b) > 0 && uintptr(unsafe.Pointer(&b[0]))%4 == 0 {
+		if len(b) > 0 && uintptr(unsafe.Pointer(&b[0]))%4 == 0 && !g.copyAll {
+			g.aliased = true
 			return unsafe.Slice((*float32)(unsafe.Pointer(&b[0])), len(b)/4), nil
 		}
 	case gguf.TypeF16, gguf.TypeBF16:
