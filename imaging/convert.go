@@ -23,9 +23,11 @@ import (
 //     byte (v>>8); so does this.
 //   - palette: palette lookup, alpha ignored; out-of-range indices are black.
 //   - JPEG YCbCr: libjpeg's fixed-point YCbCr->RGB and its "fancy" (triangle)
-//     chroma upsampling for 4:2:0 and 4:2:2, so that colour JPEGs match
-//     Pillow to within the IDCT's rounding. Other subsamplings replicate
-//     chroma.
+//     chroma upsampling for 4:2:0 and 4:2:2 (chroma wider than 2 samples;
+//     narrower is replicated, as libjpeg-turbo does), so that colour JPEGs
+//     decoded by Load match Pillow exactly. 4:4:0 is replicated where
+//     libjpeg-turbo interpolates vertically (known deviation; such files are
+//     rare), 4:1:1 and 4:1:0 are replicated as in libjpeg.
 //   - CMYK/YCCK JPEG: ErrUnsupported.
 //
 // Other image.Image kinds go through color.NRGBA64Model and keep the high
@@ -273,8 +275,11 @@ func upsampleChroma(m *image.YCbCr, plane []uint8) []uint8 {
 		hs, vs = 2, 1
 	case image.YCbCrSubsampleRatio420:
 		hs, vs = 2, 2
-	default:
-		// 4:4:0, 4:1:1, 4:1:0: plain replication.
+	}
+	// libjpeg-turbo uses fancy upsampling only for h2v1 and h2v2 chroma more
+	// than 2 samples wide (and h1v2, which is not reproduced here); otherwise
+	// it replicates.
+	if hs == 0 || (hs == 2 && (w+1)/2 <= 2) {
 		for y := 0; y < h; y++ {
 			for x := 0; x < w; x++ {
 				out[y*w+x] = plane[m.COffset(b.Min.X+x, b.Min.Y+y)]

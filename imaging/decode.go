@@ -71,7 +71,9 @@ type format struct {
 	name   string
 	match  func(head []byte) bool
 	config func(io.Reader) (image.Config, error)
-	decode func(io.Reader) (image.Image, error)
+	// decode reads the whole image; maxPixels is the limit the header has
+	// already been checked against, for decoders that re-read dimensions.
+	decode func(r io.Reader, maxPixels int64) (image.Image, error)
 }
 
 // sniffLen is how many leading bytes the signature tests may look at (DICOM
@@ -83,13 +85,13 @@ var formats = [...]format{
 		name:   "png",
 		match:  func(h []byte) bool { return bytes.HasPrefix(h, []byte("\x89PNG\r\n\x1a\n")) },
 		config: png.DecodeConfig,
-		decode: png.Decode,
+		decode: func(r io.Reader, _ int64) (image.Image, error) { return png.Decode(r) },
 	},
 	{
 		name:   "jpeg",
 		match:  func(h []byte) bool { return bytes.HasPrefix(h, []byte{0xff, 0xd8, 0xff}) },
 		config: jpeg.DecodeConfig,
-		decode: func(r io.Reader) (image.Image, error) { return jpeg.Decode(r) },
+		decode: decodeJPEG,
 	},
 }
 
@@ -165,7 +167,7 @@ func (l Limits) decode(r io.Reader) (image.Image, error) {
 		return nil, fmt.Errorf("%s: %w: %dx%d is %d pixels, limit %d", f.name, ErrTooLarge, cfg.Width, cfg.Height, px, l.maxPixels())
 	}
 
-	img, err := f.decode(io.MultiReader(bytes.NewReader(rec.buf), br))
+	img, err := f.decode(io.MultiReader(bytes.NewReader(rec.buf), br), l.maxPixels())
 	if err != nil {
 		return nil, classify(f.name, "pixels", err)
 	}

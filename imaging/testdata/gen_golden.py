@@ -120,6 +120,15 @@ def make_inputs(ind):
     Image.fromarray(tint[:243, :251]).save(add("xray_420.jpg"), quality=90, subsampling=2)
     Image.fromarray(tint[3:258, 2:251]).save(add("xray_422.jpg"), quality=90, subsampling=1)
     Image.fromarray(tint[:200, :230]).save(add("xray_444.jpg"), quality=90, subsampling=0)
+    # Progressive and restart-interval JPEGs (the decoder's other code paths).
+    Image.fromarray(g2).save(add("xray_prog.jpg"), quality=85, progressive=True)
+    Image.fromarray(tint[:244, :250]).save(add("xray_prog420.jpg"), quality=80, progressive=True, subsampling=2)
+    Image.fromarray(tint[5:, 3:]).save(add("xray_rst.jpg"), quality=90, subsampling=2, restart_marker_blocks=7)
+    Image.fromarray(g1[:, :200]).save(add("xray_prog_rst.jpg"), quality=75, progressive=True, restart_marker_rows=1)
+    # Tiny colour JPEGs: chroma upsampling at its edges.
+    Image.fromarray(rng.integers(0, 256, (3, 2, 3), dtype=np.uint8)).save(add("tiny2x3.jpg"), quality=95, subsampling=2)
+    Image.fromarray(rng.integers(0, 256, (1, 1, 3), dtype=np.uint8)).save(add("tiny1x1.jpg"), quality=95, subsampling=2)
+    Image.fromarray(rng.integers(0, 256, (17, 3, 3), dtype=np.uint8)).save(add("tiny3x17.jpg"), quality=95, subsampling=1)
 
     # Synthetic edge cases.
     ramp = np.tile(np.rint(np.linspace(0, 65535, 320)), (200, 1))

@@ -1,0 +1,967 @@
+package imaging
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"image"
+	"image/jpeg"
+	"io"
+)
+
+// This file is a JPEG decoder (baseline and progressive Huffman, 8-bit,
+// gray or 3-component) written so that its samples equal libjpeg-turbo's
+// (what Pillow uses): the IDCT is libjpeg's "islow" integer algorithm
+// (Loeffler-Ligtenberg-Moschytz, 13-bit constants, 2 extra bits between
+// passes, libjpeg's range-limit table) instead of image/jpeg's, which differs
+// by one on about 1.4% of samples. Chroma upsampling and YCbCr->RGB are done
+// libjpeg's way in convert.go. Files it does not handle (arithmetic coding,
+// lossless, 12-bit, CMYK, unusual sampling factors) go to image/jpeg.
+
+// errFallback asks decodeJPEG's caller to use image/jpeg instead.
+var errFallback = errors.New("jpeg: not handled by the libjpeg-compatible path")
+
+// zigzag[k] is the natural (row-major) index of the k-th coefficient in
+// zigzag order; the 16 extra entries absorb run lengths that overshoot in
+// corrupt data, as libjpeg's jpeg_natural_order does.
+var zigzag = [64 + 16]uint8{
+	0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5,
+	12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21, 28,
+	35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51,
+	58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
+	63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63,
+}
+
+type huffman struct {
+	// lookahead: for the next 9 bits, symbol<<8 | code length (0: longer code).
+	look    [1 << 9]uint16
+	maxcode [18]int32 // largest code of each length, -1 if none
+	valptr  [17]int32 // index in vals of the first code of each length
+	mincode [17]int32
+	vals    [256]uint8
+	defined bool
+}
+
+type jcomp struct {
+	id, h, v, tq int
+	bw, bh       int     // blocks per row and column, MCU-padded
+	coef         []int16 // bw*bh*64, natural order
+	pred         int32   // DC predictor
+	dcTab, acTab int
+}
+
+type jpegDec struct {
+	r        *bufio.Reader
+	q        [4][64]uint16 // natural order
+	qDefined [4]bool
+	dc, ac   [4]huffman
+	comps    []jcomp
+	w, h     int
+	hmax     int
+	vmax     int
+	mcusX    int
+	mcusY    int
+	prog     bool
+	ri       int // restart interval in MCUs
+	jfif     bool
+	adobe    bool
+	adobeT   int
+	eobrun   int
+	// maxPixels guards the coefficient allocation (the caller has checked
+	// the same header already; this keeps the decoder safe on its own).
+	maxPixels int64
+	// bit reader
+	acc    uint64
+	nbits  uint
+	marker byte // marker met inside entropy-coded data
+	err    error
+}
+
+// decodeJPEG decodes r. Files this decoder does not handle are detected
+// before the first scan and handed, with the bytes consumed so far, to
+// image/jpeg.
+func decodeJPEG(r io.Reader, maxPixels int64) (image.Image, error) {
+	var head bytes.Buffer
+	rec := &limitedRecorder{r: r, buf: &head, max: DefaultMaxHeaderBytes}
+	d := &jpegDec{r: bufio.NewReaderSize(rec, 1<<16), maxPixels: maxPixels}
+	img, err := d.decode(rec)
+	if errors.Is(err, errFallback) {
+		if rec.overflow {
+			return nil, fmt.Errorf("header longer than %d bytes", rec.max)
+		}
+		// Replay what was consumed (including bufio's read-ahead), then the rest.
+		return jpeg.Decode(io.MultiReader(bytes.NewReader(head.Bytes()), r))
+	}
+	return img, err
+}
+
+// limitedRecorder copies what is read into buf until stopped (at the first
+// scan) or until max bytes, past which a fallback is impossible.
+type limitedRecorder struct {
+	r        io.Reader
+	buf      *bytes.Buffer
+	max      int
+	stopped  bool
+	overflow bool
+}
+
+func (l *limitedRecorder) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	if !l.stopped && n > 0 {
+		if l.buf.Len()+n > l.max {
+			l.overflow = true
+			l.stopped = true
+			l.buf.Reset()
+		} else {
+			l.buf.Write(p[:n])
+		}
+	}
+	return n, err
+}
+
+func (d *jpegDec) readFull(p []byte) error {
+	if _, err := io.ReadFull(d.r, p); err != nil {
+		if errors.Is(err, io.EOF) {
+			return io.ErrUnexpectedEOF
+		}
+		return err
+	}
+	return nil
+}
+
+func (d *jpegDec) u16() (int, error) {
+	var b [2]byte
+	if err := d.readFull(b[:]); err != nil {
+		return 0, err
+	}
+	return int(b[0])<<8 | int(b[1]), nil
+}
+
+// nextMarker skips to the next marker and returns its code.
+func (d *jpegDec) nextMarker() (byte, error) {
+	if d.marker != 0 {
+		m := d.marker
+		d.marker = 0
+		return m, nil
+	}
+	// Tolerate garbage before a marker, as libjpeg does (with a warning).
+	for {
+		c, err := d.r.ReadByte()
+		if err != nil {
+			return 0, io.ErrUnexpectedEOF
+		}
+		if c != 0xff {
+			continue
+		}
+		for c == 0xff {
+			if c, err = d.r.ReadByte(); err != nil {
+				return 0, io.ErrUnexpectedEOF
+			}
+		}
+		if c != 0 {
+			return c, nil
+		}
+	}
+}
+
+func (d *jpegDec) decode(rec *limitedRecorder) (image.Image, error) {
+	var soi [2]byte
+	if err := d.readFull(soi[:]); err != nil {
+		return nil, err
+	}
+	if soi[0] != 0xff || soi[1] != 0xd8 {
+		return nil, errors.New("missing SOI marker")
+	}
+	sawFrame, sawScan := false, false
+	for {
+		m, err := d.nextMarker()
+		if err != nil {
+			if sawScan && errors.Is(err, io.ErrUnexpectedEOF) {
+				return nil, fmt.Errorf("truncated after a scan: %w", err)
+			}
+			return nil, err
+		}
+		switch {
+		case m == 0xd9: // EOI
+			if !sawScan {
+				return nil, errors.New("no image data before EOI")
+			}
+			return d.finish()
+		case m >= 0xd0 && m <= 0xd7: // stray RSTn: ignore
+			continue
+		case m == 0x01: // TEM, no length
+			continue
+		case m == 0xd8:
+			return nil, errors.New("unexpected SOI marker")
+		}
+		n, err := d.u16()
+		if err != nil {
+			return nil, err
+		}
+		if n < 2 {
+			return nil, fmt.Errorf("marker %#x: bad length %d", m, n)
+		}
+		n -= 2
+		switch {
+		case m == 0xc0 || m == 0xc1 || m == 0xc2:
+			if sawFrame {
+				return nil, errors.New("more than one frame header")
+			}
+			sawFrame = true
+			if err := d.sof(n, m == 0xc2); err != nil {
+				return nil, err
+			}
+		case m >= 0xc3 && m <= 0xcf && m != 0xc4 && m != 0xc8 && m != 0xcc:
+			return nil, errFallback // lossless, hierarchical, arithmetic
+		case m == 0xc4:
+			if err := d.dht(n); err != nil {
+				return nil, err
+			}
+		case m == 0xdb:
+			if err := d.dqt(n); err != nil {
+				return nil, err
+			}
+		case m == 0xdd:
+			if n != 2 {
+				return nil, errors.New("bad DRI length")
+			}
+			if d.ri, err = d.u16(); err != nil {
+				return nil, err
+			}
+		case m == 0xda:
+			if !sawFrame {
+				return nil, errors.New("scan before frame header")
+			}
+			if !sawScan {
+				if err := d.checkSupported(); err != nil {
+					return nil, err
+				}
+				rec.stopped = true
+				sawScan = true
+			}
+			if err := d.sos(n); err != nil {
+				return nil, err
+			}
+		case m == 0xe0 || m == 0xee:
+			if err := d.app(m, n); err != nil {
+				return nil, err
+			}
+		default: // other APPn, COM, DNL, ...: skip
+			if _, err := d.r.Discard(n); err != nil {
+				return nil, io.ErrUnexpectedEOF
+			}
+		}
+	}
+}
+
+func (d *jpegDec) app(m byte, n int) error {
+	b := make([]byte, n)
+	if err := d.readFull(b); err != nil {
+		return err
+	}
+	if m == 0xe0 && n >= 5 && string(b[:5]) == "JFIF\x00" {
+		d.jfif = true
+	}
+	if m == 0xee && n >= 12 && string(b[:5]) == "Adobe" {
+		d.adobe = true
+		d.adobeT = int(b[11])
+	}
+	return nil
+}
+
+func (d *jpegDec) sof(n int, progressive bool) error {
+	if n < 6 {
+		return errors.New("short SOF")
+	}
+	b := make([]byte, n)
+	if err := d.readFull(b); err != nil {
+		return err
+	}
+	if b[0] != 8 {
+		return errFallback // 12-bit: image/jpeg reports it unsupported
+	}
+	d.prog = progressive
+	d.h = int(b[1])<<8 | int(b[2])
+	d.w = int(b[3])<<8 | int(b[4])
+	nc := int(b[5])
+	if d.w == 0 || d.h == 0 {
+		return errors.New("zero image size")
+	}
+	if int64(d.w)*int64(d.h) > d.maxPixels {
+		return fmt.Errorf("%w: %dx%d", ErrTooLarge, d.w, d.h)
+	}
+	if n != 6+3*nc || nc == 0 {
+		return errors.New("bad SOF length")
+	}
+	if nc != 1 && nc != 3 {
+		return errFallback // CMYK/YCCK (refused later), 2 components
+	}
+	d.comps = make([]jcomp, nc)
+	d.hmax, d.vmax = 1, 1
+	for i := range d.comps {
+		c := &d.comps[i]
+		c.id = int(b[6+3*i])
+		c.h, c.v = int(b[7+3*i]>>4), int(b[7+3*i]&15)
+		c.tq = int(b[8+3*i])
+		if c.h < 1 || c.h > 4 || c.v < 1 || c.v > 4 || c.tq > 3 {
+			return errors.New("bad sampling factor or table")
+		}
+		if nc == 1 { // a single component is always one block per MCU
+			c.h, c.v = 1, 1
+		}
+		d.hmax, d.vmax = max(d.hmax, c.h), max(d.vmax, c.v)
+	}
+	d.mcusX = (d.w + 8*d.hmax - 1) / (8 * d.hmax)
+	d.mcusY = (d.h + 8*d.vmax - 1) / (8 * d.vmax)
+	return nil
+}
+
+// checkSupported runs once the frame is known, before any scan data.
+func (d *jpegDec) checkSupported() error {
+	if len(d.comps) == 3 {
+		y, cb, cr := d.comps[0], d.comps[1], d.comps[2]
+		if cb.h != 1 || cb.v != 1 || cr.h != 1 || cr.v != 1 {
+			return errFallback
+		}
+		if _, ok := ratio(y.h, y.v); !ok {
+			return errFallback
+		}
+		if d.isRGB() && (y.h != 1 || y.v != 1) {
+			return errFallback
+		}
+	}
+	for i := range d.comps {
+		c := &d.comps[i]
+		c.bw, c.bh = d.mcusX*c.h, d.mcusY*c.v
+		c.coef = make([]int16, c.bw*c.bh*64)
+	}
+	return nil
+}
+
+// isRGB is libjpeg's guess that a 3-component file holds RGB, not YCbCr.
+func (d *jpegDec) isRGB() bool {
+	if d.jfif {
+		return false
+	}
+	if d.adobe {
+		return d.adobeT == 0
+	}
+	c := d.comps
+	return c[0].id == 'R' && c[1].id == 'G' && c[2].id == 'B'
+}
+
+func ratio(h, v int) (image.YCbCrSubsampleRatio, bool) {
+	switch {
+	case h == 1 && v == 1:
+		return image.YCbCrSubsampleRatio444, true
+	case h == 2 && v == 1:
+		return image.YCbCrSubsampleRatio422, true
+	case h == 2 && v == 2:
+		return image.YCbCrSubsampleRatio420, true
+	case h == 1 && v == 2:
+		return image.YCbCrSubsampleRatio440, true
+	case h == 4 && v == 1:
+		return image.YCbCrSubsampleRatio411, true
+	case h == 4 && v == 2:
+		return image.YCbCrSubsampleRatio410, true
+	}
+	return 0, false
+}
+
+func (d *jpegDec) dqt(n int) error {
+	for n > 0 {
+		b, err := d.r.ReadByte()
+		if err != nil {
+			return io.ErrUnexpectedEOF
+		}
+		n--
+		pq, tq := b>>4, int(b&15)
+		if tq > 3 || pq > 1 {
+			return errors.New("bad DQT")
+		}
+		size := 64 << pq
+		if n < size {
+			return errors.New("short DQT")
+		}
+		buf := make([]byte, size)
+		if err := d.readFull(buf); err != nil {
+			return err
+		}
+		n -= size
+		for k := 0; k < 64; k++ {
+			v := uint16(buf[k])
+			if pq == 1 {
+				v = uint16(buf[2*k])<<8 | uint16(buf[2*k+1])
+			}
+			d.q[tq][zigzag[k]] = v
+		}
+		d.qDefined[tq] = true
+	}
+	return nil
+}
+
+func (d *jpegDec) dht(n int) error {
+	for n > 0 {
+		if n < 17 {
+			return errors.New("short DHT")
+		}
+		var b [17]byte
+		if err := d.readFull(b[:]); err != nil {
+			return err
+		}
+		n -= 17
+		class, id := b[0]>>4, int(b[0]&15)
+		if class > 1 || id > 3 {
+			return errors.New("bad DHT class or id")
+		}
+		total := 0
+		for _, c := range b[1:] {
+			total += int(c)
+		}
+		if total > 256 || total > n {
+			return errors.New("bad DHT counts")
+		}
+		h := &d.dc[id]
+		if class == 1 {
+			h = &d.ac[id]
+		}
+		*h = huffman{}
+		if err := d.readFull(h.vals[:total]); err != nil {
+			return err
+		}
+		n -= total
+		if err := h.build(b[1:]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// build makes the canonical codes (JPEG Annex C) and the 9-bit lookahead.
+func (h *huffman) build(counts []byte) error {
+	code, k := int32(0), int32(0)
+	for l := 1; l <= 16; l++ {
+		cnt := int32(counts[l-1])
+		h.valptr[l] = k
+		h.mincode[l] = code
+		if cnt == 0 {
+			h.maxcode[l] = -1
+		} else {
+			h.maxcode[l] = code + cnt - 1
+		}
+		if l <= 9 {
+			for i := int32(0); i < cnt; i++ {
+				c := code + i
+				shift := uint(9 - l)
+				for j := int32(0); j < 1<<shift; j++ {
+					h.look[(c<<shift)|j] = uint16(h.vals[k+i])<<8 | uint16(l)
+				}
+			}
+		}
+		code += cnt
+		k += cnt
+		if code > 1<<l {
+			return errors.New("bad Huffman table (code overflow)")
+		}
+		code <<= 1
+	}
+	h.maxcode[17] = 0x7fffffff
+	h.defined = true
+	return nil
+}
+
+// fill tops the bit buffer up to at least 25 bits. After a marker or the end
+// of the data it feeds zero bits, as libjpeg does; running out of data
+// (EOF) is recorded in d.err.
+func (d *jpegDec) fill() {
+	for d.nbits <= 56 {
+		var c byte
+		if d.marker == 0 && d.err == nil {
+			b, err := d.r.ReadByte()
+			if err != nil {
+				d.err = io.ErrUnexpectedEOF
+			} else if b == 0xff {
+				b2, err := d.r.ReadByte()
+				for err == nil && b2 == 0xff {
+					b2, err = d.r.ReadByte()
+				}
+				switch {
+				case err != nil:
+					d.err = io.ErrUnexpectedEOF
+				case b2 == 0:
+					c = 0xff
+				default:
+					d.marker = b2
+				}
+			} else {
+				c = b
+			}
+		}
+		d.acc = d.acc<<8 | uint64(c)
+		d.nbits += 8
+		if d.marker != 0 || d.err != nil {
+			// Pad generously with zeros so that decoding can run to the
+			// end of the MCU; the error (if any) is reported after it.
+			for d.nbits <= 56 {
+				d.acc <<= 8
+				d.nbits += 8
+			}
+			return
+		}
+	}
+}
+
+func (d *jpegDec) bits(n uint) int32 {
+	if n == 0 {
+		return 0
+	}
+	if d.nbits < n {
+		d.fill()
+	}
+	d.nbits -= n
+	return int32((d.acc >> d.nbits) & (1<<n - 1))
+}
+
+func (d *jpegDec) bit() bool { return d.bits(1) != 0 }
+
+// receiveExtend reads s bits and sign-extends them (JPEG F.2.2.1).
+func (d *jpegDec) receiveExtend(s int) int32 {
+	v := d.bits(uint(s))
+	if v < 1<<(s-1) {
+		v += -1<<s + 1
+	}
+	return v
+}
+
+func (d *jpegDec) huff(h *huffman) (int, error) {
+	if d.nbits < 16 {
+		d.fill()
+	}
+	peek := (d.acc >> (d.nbits - 9)) & 0x1ff
+	if e := h.look[peek]; e&0xff != 0 {
+		d.nbits -= uint(e & 0xff)
+		return int(e >> 8), nil
+	}
+	code := int32(0)
+	for l := 1; l <= 16; l++ {
+		code = code<<1 | d.bits(1)
+		if code <= h.maxcode[l] {
+			return int(h.vals[(h.valptr[l]+code-h.mincode[l])&0xff]), nil
+		}
+	}
+	return 0, errors.New("bad Huffman code")
+}
+
+func (d *jpegDec) sos(n int) error {
+	if n < 1 {
+		return errors.New("short SOS")
+	}
+	b := make([]byte, n)
+	if err := d.readFull(b); err != nil {
+		return err
+	}
+	ns := int(b[0])
+	if ns < 1 || ns > len(d.comps) || n != 4+2*ns {
+		return errors.New("bad SOS")
+	}
+	scomps := make([]*jcomp, ns)
+	for i := 0; i < ns; i++ {
+		id := int(b[1+2*i])
+		var c *jcomp
+		for j := range d.comps {
+			if d.comps[j].id == id {
+				c = &d.comps[j]
+			}
+		}
+		if c == nil {
+			return errors.New("SOS names an unknown component")
+		}
+		c.dcTab, c.acTab = int(b[2+2*i]>>4), int(b[2+2*i]&15)
+		if c.dcTab > 3 || c.acTab > 3 {
+			return errors.New("bad SOS table")
+		}
+		scomps[i] = c
+	}
+	ss, se := int(b[1+2*ns]), int(b[2+2*ns])
+	ah, al := int(b[3+2*ns]>>4), int(b[3+2*ns]&15)
+	if !d.prog {
+		ss, se, ah, al = 0, 63, 0, 0
+	} else {
+		if ss > se || se > 63 || al > 13 || (ss == 0 && se != 0) || (ss > 0 && ns != 1) {
+			return errors.New("bad progressive scan parameters")
+		}
+	}
+	needDC := !d.prog || (ss == 0 && ah == 0)
+	needAC := !d.prog || ss > 0
+	for _, c := range scomps {
+		if (needDC && !d.dc[c.dcTab].defined) || (needAC && !d.ac[c.acTab].defined) {
+			return errors.New("scan uses an undefined Huffman table")
+		}
+		if !d.qDefined[c.tq] {
+			return errors.New("component uses an undefined quantization table")
+		}
+	}
+
+	d.acc, d.nbits, d.marker, d.eobrun = 0, 0, 0, 0
+	for i := range d.comps {
+		d.comps[i].pred = 0
+	}
+
+	// MCU geometry: interleaved scans follow the frame's MCUs; a single
+	// component scan walks that component's own (unpadded) blocks.
+	var mx, my int
+	if ns == 1 {
+		c := scomps[0]
+		cw := (d.w*c.h + d.hmax - 1) / d.hmax
+		chh := (d.h*c.v + d.vmax - 1) / d.vmax
+		mx, my = (cw+7)/8, (chh+7)/8
+	} else {
+		mx, my = d.mcusX, d.mcusY
+	}
+	restarts := 0
+	for my0 := 0; my0 < my; my0++ {
+		for mx0 := 0; mx0 < mx; mx0++ {
+			if d.ri > 0 && restarts == d.ri {
+				if err := d.restart(); err != nil {
+					return err
+				}
+				restarts = 0
+			}
+			restarts++
+			for _, c := range scomps {
+				if ns == 1 {
+					if err := d.block(c, c.coef[(my0*c.bw+mx0)*64:][:64], ss, se, ah, al); err != nil {
+						return err
+					}
+					continue
+				}
+				for v := 0; v < c.v; v++ {
+					for h := 0; h < c.h; h++ {
+						bx, by := mx0*c.h+h, my0*c.v+v
+						if err := d.block(c, c.coef[(by*c.bw+bx)*64:][:64], ss, se, ah, al); err != nil {
+							return err
+						}
+					}
+				}
+			}
+			if d.err != nil {
+				return d.err
+			}
+		}
+	}
+	return nil
+}
+
+// restart consumes an RSTn marker and resets the predictors.
+func (d *jpegDec) restart() error {
+	d.acc, d.nbits = 0, 0
+	m := d.marker
+	d.marker = 0
+	if m == 0 {
+		var err error
+		if m, err = d.nextMarker(); err != nil {
+			return err
+		}
+	}
+	if m < 0xd0 || m > 0xd7 {
+		// libjpeg resynchronises; for simplicity treat it as corrupt data.
+		return fmt.Errorf("expected RST marker, found %#x", m)
+	}
+	for i := range d.comps {
+		d.comps[i].pred = 0
+	}
+	d.eobrun = 0
+	return nil
+}
+
+// block decodes one block's part of the current scan into blk (natural
+// order, quantised coefficients), following libjpeg's jdhuff.c/jdphuff.c.
+func (d *jpegDec) block(c *jcomp, blk []int16, ss, se, ah, al int) error {
+	if !d.prog {
+		s, err := d.huff(&d.dc[c.dcTab])
+		if err != nil {
+			return err
+		}
+		if s > 16 {
+			return errors.New("bad DC magnitude")
+		}
+		if s > 0 {
+			c.pred += d.receiveExtend(s)
+		}
+		blk[0] = int16(c.pred)
+		ac := &d.ac[c.acTab]
+		for k := 1; k < 64; k++ {
+			rs, err := d.huff(ac)
+			if err != nil {
+				return err
+			}
+			r, s := rs>>4, rs&15
+			if s != 0 {
+				k += r
+				blk[zigzag[k]] = int16(d.receiveExtend(s))
+			} else {
+				if r != 15 {
+					break
+				}
+				k += 15
+			}
+		}
+		return nil
+	}
+	if ss == 0 { // DC scans
+		if ah == 0 {
+			s, err := d.huff(&d.dc[c.dcTab])
+			if err != nil {
+				return err
+			}
+			if s > 16 {
+				return errors.New("bad DC magnitude")
+			}
+			if s > 0 {
+				c.pred += d.receiveExtend(s)
+			}
+			blk[0] = int16(c.pred << al)
+		} else if d.bit() {
+			blk[0] |= int16(1 << al)
+		}
+		return nil
+	}
+	ac := &d.ac[c.acTab]
+	if ah == 0 { // AC first pass
+		if d.eobrun > 0 {
+			d.eobrun--
+			return nil
+		}
+		for k := ss; k <= se; k++ {
+			rs, err := d.huff(ac)
+			if err != nil {
+				return err
+			}
+			r, s := rs>>4, rs&15
+			if s != 0 {
+				k += r
+				blk[zigzag[k]] = int16(d.receiveExtend(s) << al)
+			} else {
+				if r != 15 {
+					d.eobrun = 1 << r
+					if r > 0 {
+						d.eobrun += int(d.bits(uint(r)))
+					}
+					d.eobrun--
+					break
+				}
+				k += 15
+			}
+		}
+		return nil
+	}
+	// AC refinement.
+	p1 := int16(1 << al)
+	m1 := int16(-1 << al)
+	refine := func(z int) {
+		if coef := blk[z]; coef != 0 && d.bit() && coef&p1 == 0 {
+			if coef >= 0 {
+				blk[z] += p1
+			} else {
+				blk[z] += m1
+			}
+		}
+	}
+	k := ss
+	if d.eobrun == 0 {
+		for ; k <= se; k++ {
+			rs, err := d.huff(ac)
+			if err != nil {
+				return err
+			}
+			r, s := rs>>4, rs&15
+			var val int16
+			if s != 0 {
+				if s != 1 {
+					return errors.New("bad AC refinement magnitude")
+				}
+				val = m1
+				if d.bit() {
+					val = p1
+				}
+			} else if r != 15 {
+				d.eobrun = 1 << r
+				if r > 0 {
+					d.eobrun += int(d.bits(uint(r)))
+				}
+				break
+			}
+			for k <= se {
+				z := int(zigzag[k])
+				if blk[z] != 0 {
+					refine(z)
+				} else {
+					r--
+					if r < 0 {
+						break
+					}
+				}
+				k++
+			}
+			if val != 0 {
+				blk[zigzag[k]] = val
+			}
+		}
+	}
+	if d.eobrun > 0 {
+		for ; k <= se; k++ {
+			refine(int(zigzag[k]))
+		}
+		d.eobrun--
+	}
+	return nil
+}
+
+// finish runs the IDCT and assembles the image.
+func (d *jpegDec) finish() (image.Image, error) {
+	planes := make([][]uint8, len(d.comps))
+	for i := range d.comps {
+		c := &d.comps[i]
+		stride := c.bw * 8
+		p := make([]uint8, stride*c.bh*8)
+		q := &d.q[c.tq]
+		for by := 0; by < c.bh; by++ {
+			for bx := 0; bx < c.bw; bx++ {
+				idctIslow(c.coef[(by*c.bw+bx)*64:][:64], q, p[by*8*stride+bx*8:], stride)
+			}
+		}
+		c.coef = nil
+		planes[i] = p
+	}
+	r := image.Rect(0, 0, d.w, d.h)
+	if len(d.comps) == 1 {
+		return &image.Gray{Pix: planes[0], Stride: d.comps[0].bw * 8, Rect: r}, nil
+	}
+	if d.isRGB() { // 1x1 sampling only (checkSupported)
+		out := image.NewRGBA(r)
+		s := d.comps[0].bw * 8
+		for y := 0; y < d.h; y++ {
+			for x := 0; x < d.w; x++ {
+				o := out.PixOffset(x, y)
+				out.Pix[o], out.Pix[o+1], out.Pix[o+2], out.Pix[o+3] = planes[0][y*s+x], planes[1][y*s+x], planes[2][y*s+x], 0xff
+			}
+		}
+		return out, nil
+	}
+	sr, _ := ratio(d.comps[0].h, d.comps[0].v)
+	return &image.YCbCr{
+		Y: planes[0], Cb: planes[1], Cr: planes[2],
+		YStride: d.comps[0].bw * 8, CStride: d.comps[1].bw * 8,
+		SubsampleRatio: sr, Rect: r,
+	}, nil
+}
+
+// rangeLimit is libjpeg's post-IDCT range-limit table indexed by
+// (value & 1023): value+128 clamped to 0..255 for -512 <= value < 512, and
+// libjpeg's wrap-around beyond (only corrupt data gets there).
+var rangeLimit = func() (t [1024]uint8) {
+	for i := range t {
+		switch {
+		case i < 128:
+			t[i] = uint8(i + 128)
+		case i < 512:
+			t[i] = 255
+		case i < 896:
+			t[i] = 0
+		default:
+			t[i] = uint8(i - 896)
+		}
+	}
+	return t
+}()
+
+// libjpeg's islow constants: FIX(x) = round(x * 2^13).
+const (
+	fix0298631336 = 2446
+	fix0390180644 = 3196
+	fix0541196100 = 4433
+	fix0765366865 = 6270
+	fix0899976223 = 7373
+	fix1175875602 = 9633
+	fix1501321110 = 12299
+	fix1847759065 = 15137
+	fix1961570560 = 16069
+	fix2053119869 = 16819
+	fix2562915447 = 20995
+	fix3072711026 = 25172
+	constBits     = 13
+	pass1Bits     = 2
+)
+
+// idctIslow dequantises one block and applies libjpeg's accurate integer
+// IDCT (jpeg_idct_islow): columns first into a workspace scaled by
+// 2^pass1Bits, then rows, then the range limit.
+func idctIslow(coef []int16, q *[64]uint16, out []uint8, stride int) {
+	var ws [64]int32
+	for col := 0; col < 8; col++ {
+		in := func(r int) int64 { return int64(coef[r*8+col]) * int64(q[r*8+col]) }
+		if coef[8+col] == 0 && coef[16+col] == 0 && coef[24+col] == 0 && coef[32+col] == 0 &&
+			coef[40+col] == 0 && coef[48+col] == 0 && coef[56+col] == 0 {
+			dc := int32(in(0) << pass1Bits)
+			for r := 0; r < 8; r++ {
+				ws[r*8+col] = dc
+			}
+			continue
+		}
+		e := idct1D(in(0), in(1), in(2), in(3), in(4), in(5), in(6), in(7))
+		const sh = constBits - pass1Bits
+		for r := 0; r < 8; r++ {
+			ws[r*8+col] = int32((e[r] + 1<<(sh-1)) >> sh)
+		}
+	}
+	for row := 0; row < 8; row++ {
+		w := ws[row*8 : row*8+8 : row*8+8]
+		o := out[row*stride : row*stride+8 : row*stride+8]
+		if w[1] == 0 && w[2] == 0 && w[3] == 0 && w[4] == 0 && w[5] == 0 && w[6] == 0 && w[7] == 0 {
+			v := rangeLimit[int((int64(w[0])+1<<(pass1Bits+2))>>(pass1Bits+3))&1023]
+			for i := range o {
+				o[i] = v
+			}
+			continue
+		}
+		e := idct1D(int64(w[0]), int64(w[1]), int64(w[2]), int64(w[3]), int64(w[4]), int64(w[5]), int64(w[6]), int64(w[7]))
+		const sh = constBits + pass1Bits + 3
+		for i := range o {
+			o[i] = rangeLimit[int((e[i]+1<<(sh-1))>>sh)&1023]
+		}
+	}
+}
+
+// idct1D is one 8-point pass of jpeg_idct_islow before descaling: outputs
+// in natural order, scaled by 2^constBits.
+func idct1D(x0, x1, x2, x3, x4, x5, x6, x7 int64) [8]int64 {
+	// Even part.
+	z1 := (x2 + x6) * fix0541196100
+	tmp2 := z1 - x6*fix1847759065
+	tmp3 := z1 + x2*fix0765366865
+	tmp0 := (x0 + x4) << constBits
+	tmp1 := (x0 - x4) << constBits
+	tmp10, tmp13 := tmp0+tmp3, tmp0-tmp3
+	tmp11, tmp12 := tmp1+tmp2, tmp1-tmp2
+	// Odd part.
+	t0, t1, t2, t3 := x7, x5, x3, x1
+	z1 = t0 + t3
+	z2 := t1 + t2
+	z3 := t0 + t2
+	z4 := t1 + t3
+	z5 := (z3 + z4) * fix1175875602
+	t0 *= fix0298631336
+	t1 *= fix2053119869
+	t2 *= fix3072711026
+	t3 *= fix1501321110
+	z1 *= -fix0899976223
+	z2 *= -fix2562915447
+	z3 = z3*-fix1961570560 + z5
+	z4 = z4*-fix0390180644 + z5
+	t0 += z1 + z3
+	t1 += z2 + z4
+	t2 += z2 + z3
+	t3 += z1 + z4
+	return [8]int64{tmp10 + t3, tmp11 + t2, tmp12 + t1, tmp13 + t0, tmp13 - t0, tmp12 - t1, tmp11 - t2, tmp10 - t3}
+}
