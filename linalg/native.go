@@ -83,6 +83,7 @@ func Open(path string) (*Library, error) {
 	} {
 		sym, err := purego.Dlsym(h, f.name)
 		if err != nil {
+			purego.Dlclose(h)
 			return nil, fmt.Errorf("load BLAS %s: %s missing: %w", path, f.name, err)
 		}
 		purego.RegisterFunc(f.ptr, sym)

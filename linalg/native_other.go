@@ -22,6 +22,12 @@ func Open(path string) (*Library, error) {
 // Name describes the library.
 func (l *Library) Name() string { return "none" }
 
+// IsOpenBLAS reports false: no library is loaded on this platform.
+func (l *Library) IsOpenBLAS() bool { return false }
+
+// Path returns "": no library is loaded on this platform.
+func (l *Library) Path() string { return "" }
+
 // Threads returns 0: the library cannot tell.
 func (l *Library) Threads() int { return 0 }
 
