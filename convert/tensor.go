@@ -1,0 +1,147 @@
+package convert
+
+import (
+	"bufio"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math"
+
+	oconvert "github.com/ollama/ollama/convert"
+	"github.com/x448/float16"
+)
+
+// GGUF tensor kinds this package writes.
+const (
+	kindF32  uint32 = 0
+	kindF16  uint32 = 1
+	kindBF16 uint32 = 30
+)
+
+// tensor is one source tensor, read lazily. It implements ollama's
+// convert.Tensor, so ollama's LLaMA converter can rename it and attach the
+// q/k repacker, and fs/ggml's GGUF writer can stream it.
+type tensor struct {
+	srcName string   // name in the checkpoint
+	name    string   // GGUF name
+	shape   []uint64 // PyTorch order (slowest dimension first)
+	dtype   string   // source type: F32, F16 or BF16
+	size    int64    // source bytes
+	open    func() (io.ReadCloser, error)
+
+	kind     uint32
+	repacker oconvert.Repacker
+	job      *job
+}
+
+var _ oconvert.Tensor = (*tensor)(nil)
+
+func (t *tensor) Name() string                     { return t.name }
+func (t *tensor) Shape() []uint64                  { return t.shape }
+func (t *tensor) Kind() uint32                     { return t.kind }
+func (t *tensor) SetRepacker(fn oconvert.Repacker) { t.repacker = fn }
+func (t *tensor) Clone() oconvert.Tensor           { c := *t; return &c }
+func (t *tensor) outBytes() int64                  { return int64(elements(t.shape)) * kindSize(t.kind) }
+
+func kindSize(k uint32) int64 {
+	if k == kindF32 {
+		return 4
+	}
+	return 2
+}
+
+// sameType reports whether source bytes of dtype are already in kind.
+func sameType(dtype string, kind uint32) bool {
+	switch dtype {
+	case "F32":
+		return kind == kindF32
+	case "F16":
+		return kind == kindF16
+	case "BF16":
+		return kind == kindBF16
+	}
+	return false
+}
+
+// WriteTo converts the tensor to its output kind (applying the repacker, if
+// any) and writes it to w.
+func (t *tensor) WriteTo(w io.Writer) (int64, error) {
+	if err := t.job.ctx.Err(); err != nil {
+		return 0, err
+	}
+	n, err := t.write(w)
+	if err != nil {
+		return n, fmt.Errorf("tensor %s (%s): %w", t.srcName, t.name, err)
+	}
+	t.job.done(n)
+	return n, nil
+}
+
+func (t *tensor) write(w io.Writer) (int64, error) {
+	rc, err := t.open()
+	if err != nil {
+		return 0, err
+	}
+	defer rc.Close()
+	r := bufio.NewReaderSize(rc, 1<<20)
+	if t.repacker == nil && sameType(t.dtype, t.kind) {
+		n, err := io.CopyN(w, r, t.size)
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return n, err
+	}
+
+	raw := make([]byte, t.size)
+	if _, err := io.ReadFull(r, raw); err != nil {
+		return 0, err
+	}
+	f32 := make([]float32, elements(t.shape))
+	switch t.dtype {
+	case "F32":
+		for i := range f32 {
+			f32[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
+		}
+	case "F16":
+		for i := range f32 {
+			f32[i] = float16.Frombits(binary.LittleEndian.Uint16(raw[2*i:])).Float32()
+		}
+	case "BF16":
+		for i := range f32 {
+			f32[i] = math.Float32frombits(uint32(binary.LittleEndian.Uint16(raw[2*i:])) << 16)
+		}
+	}
+	raw = nil
+	if t.repacker != nil {
+		if f32, err = t.repacker(t.name, f32, t.shape); err != nil {
+			return 0, err
+		}
+	}
+
+	out := make([]byte, int64(len(f32))*kindSize(t.kind))
+	switch t.kind {
+	case kindF32:
+		for i, v := range f32 {
+			binary.LittleEndian.PutUint32(out[4*i:], math.Float32bits(v))
+		}
+	case kindF16:
+		for i, v := range f32 {
+			binary.LittleEndian.PutUint16(out[2*i:], float16.Fromfloat32(v).Bits())
+		}
+	case kindBF16:
+		for i, v := range f32 {
+			binary.LittleEndian.PutUint16(out[2*i:], toBF16(v))
+		}
+	}
+	n, err := w.Write(out)
+	return int64(n), err
+}
+
+// toBF16 rounds a float32 to bfloat16, to nearest with ties to even.
+func toBF16(v float32) uint16 {
+	b := math.Float32bits(v)
+	if b&0x7fffffff > 0x7f800000 { // NaN: keep it a quiet NaN
+		return uint16(b>>16) | 0x40
+	}
+	return uint16((b + 0x7fff + (b>>16)&1) >> 16)
+}
