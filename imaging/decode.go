@@ -106,7 +106,15 @@ func sniff(head []byte) *format {
 
 // Load reads an image file (PNG or JPEG, recognised by its first bytes) with
 // the default Limits. The header's dimensions are checked before the pixels
-// are decoded. Errors name the file.
+// are decoded. Errors name the file and wrap ErrFormat, ErrTooLarge,
+// ErrUnsupported or ErrCorrupt.
+//
+// PNGs are read with image/png (16-bit samples kept). Baseline and
+// progressive 8-bit gray and YCbCr JPEGs are read with this package's own
+// decoder, whose samples equal libjpeg-turbo's (and so Pillow's); other JPEG
+// kinds go to image/jpeg, and CMYK/YCCK JPEGs are refused (ErrUnsupported).
+// A gray JPEG gives an *image.Gray, a colour one an *image.YCbCr (convert it
+// with ToRGB8, which does libjpeg's upsampling and colour conversion).
 func Load(path string) (image.Image, error) { return Limits{}.Load(path) }
 
 // Decode reads a PNG or JPEG image from r with the default Limits; see Load.

@@ -443,6 +443,9 @@ func (h *huffman) build(counts []byte) error {
 	code, k := int32(0), int32(0)
 	for l := 1; l <= 16; l++ {
 		cnt := int32(counts[l-1])
+		if code+cnt > 1<<l {
+			return errors.New("bad Huffman table (code overflow)")
+		}
 		h.valptr[l] = k
 		h.mincode[l] = code
 		if cnt == 0 {
@@ -461,9 +464,6 @@ func (h *huffman) build(counts []byte) error {
 		}
 		code += cnt
 		k += cnt
-		if code > 1<<l {
-			return errors.New("bad Huffman table (code overflow)")
-		}
 		code <<= 1
 	}
 	h.maxcode[17] = 0x7fffffff
