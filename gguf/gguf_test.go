@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"io"
 	"maps"
 	"math"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -258,6 +260,35 @@ func TestBadInput(t *testing.T) {
 	}
 	if err := w.AddTensor("q", TypeQ4_K, []uint64{100}, nil); err == nil {
 		t.Error("Q4_K row of 100 accepted")
+	}
+}
+
+func TestAddTensorFunc(t *testing.T) {
+	w := NewWriter()
+	must(t, w.AddTensorFunc("lazy", TypeF32, []uint64{2, 2}, func(out io.Writer) error {
+		for _, v := range []float32{1, 2, 3, 4} {
+			binary.Write(out, binary.LittleEndian, v)
+		}
+		return nil
+	}))
+	var b bytes.Buffer
+	if _, err := w.WriteTo(&b); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Parse(b.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := f.TensorFloat32("lazy"); !reflect.DeepEqual(got, []float32{1, 2, 3, 4}) {
+		t.Errorf("lazy tensor %v", got)
+	}
+	short := NewWriter()
+	must(t, short.AddTensorFunc("short", TypeF32, []uint64{4}, func(out io.Writer) error {
+		_, err := out.Write(make([]byte, 12))
+		return err
+	}))
+	if _, err := short.WriteTo(io.Discard); err == nil || !strings.Contains(err.Error(), "wrote 12 bytes, want 16") {
+		t.Errorf("short tensor: %v", err)
 	}
 }
 

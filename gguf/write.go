@@ -26,7 +26,10 @@ type Writer struct {
 
 type writerTensor struct {
 	info TensorInfo
+	size uint64
 	data []byte
+	// write, when set, produces the data at write time instead of data.
+	write func(io.Writer) error
 }
 
 // NewWriter returns an empty Writer.
@@ -51,23 +54,45 @@ func (w *Writer) AddKV(key string, value any) error {
 // AddTensor adds a tensor with raw data of the given type and dimensions
 // (GGUF order, Ne[0] fastest). The data is not copied.
 func (w *Writer) AddTensor(name string, typ Type, ne []uint64, data []byte) error {
+	t, err := w.newTensor(name, typ, ne)
+	if err != nil {
+		return err
+	}
+	if uint64(len(data)) != t.size {
+		return fmt.Errorf("gguf writer: tensor %s: %d bytes of data, %s%v needs %d", name, len(data), typ, ne, t.size)
+	}
+	t.data = data
+	w.tensors = append(w.tensors, t)
+	return nil
+}
+
+// AddTensorFunc adds a tensor whose data write produces when the file is
+// written, so that files larger than memory can be made. write must write
+// exactly the tensor's size in bytes.
+func (w *Writer) AddTensorFunc(name string, typ Type, ne []uint64, write func(io.Writer) error) error {
+	t, err := w.newTensor(name, typ, ne)
+	if err != nil {
+		return err
+	}
+	t.write = write
+	w.tensors = append(w.tensors, t)
+	return nil
+}
+
+func (w *Writer) newTensor(name string, typ Type, ne []uint64) (writerTensor, error) {
 	if w.names[name] {
-		return fmt.Errorf("gguf writer: duplicate tensor %q", name)
+		return writerTensor{}, fmt.Errorf("gguf writer: duplicate tensor %q", name)
 	}
 	if len(ne) == 0 || len(ne) > maxDims {
-		return fmt.Errorf("gguf writer: tensor %s: %d dimensions (want 1 to %d)", name, len(ne), maxDims)
+		return writerTensor{}, fmt.Errorf("gguf writer: tensor %s: %d dimensions (want 1 to %d)", name, len(ne), maxDims)
 	}
 	info := TensorInfo{Name: name, Type: typ, Ne: append([]uint64(nil), ne...)}
 	size, err := info.Size()
 	if err != nil {
-		return fmt.Errorf("gguf writer: %w", err)
-	}
-	if uint64(len(data)) != size {
-		return fmt.Errorf("gguf writer: tensor %s: %d bytes of data, %s%v needs %d", name, len(data), typ, ne, size)
+		return writerTensor{}, fmt.Errorf("gguf writer: %w", err)
 	}
 	w.names[name] = true
-	w.tensors = append(w.tensors, writerTensor{info: info, data: data})
-	return nil
+	return writerTensor{info: info, size: size}, nil
 }
 
 // AddFloat32 adds a tensor given as float32 values, stored as F32, F16 or BF16.
@@ -133,7 +158,7 @@ func (w *Writer) WriteTo(out io.Writer) (int64, error) {
 		}
 		bw.u32(uint32(t.info.Type))
 		bw.u64(offset)
-		offset = alignUp(offset+uint64(len(t.data)), align)
+		offset = alignUp(offset+t.size, align)
 	}
 	bw.pad(align)
 	start := uint64(bw.n)
@@ -142,7 +167,17 @@ func (w *Writer) WriteTo(out io.Writer) (int64, error) {
 		if uint64(bw.n)-start != offsets[i] {
 			return bw.n, fmt.Errorf("gguf writer: internal offset mismatch for %s", t.info.Name)
 		}
-		bw.write(t.data)
+		if t.write == nil {
+			bw.write(t.data)
+			continue
+		}
+		before := bw.n
+		if err := t.write(bw); err != nil && bw.err == nil {
+			bw.err = fmt.Errorf("tensor %s: %w", t.info.Name, err)
+		}
+		if n := uint64(bw.n - before); bw.err == nil && n != t.size {
+			bw.err = fmt.Errorf("gguf writer: tensor %s: wrote %d bytes, want %d", t.info.Name, n, t.size)
+		}
 	}
 	if bw.err == nil {
 		bw.err = bw.w.(*bufio.Writer).Flush()
@@ -181,6 +216,15 @@ type countingWriter struct {
 	w   io.Writer
 	n   int64
 	err error
+}
+
+// Write makes countingWriter an io.Writer for AddTensorFunc callbacks.
+func (c *countingWriter) Write(b []byte) (int, error) {
+	c.write(b)
+	if c.err != nil {
+		return 0, c.err
+	}
+	return len(b), nil
 }
 
 func (c *countingWriter) write(b []byte) {
