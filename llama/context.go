@@ -32,7 +32,7 @@ const DefaultMaxContext = 4096
 // training context (at most DefaultMaxContext), batches of 512, one sequence
 // and one thread per CPU.
 type ContextOptions struct {
-	NCtx    int // context size in positions (all sequences together); 0: see above
+	NCtx    int // context size in positions; each of the Seqs sequences holds NCtx/Seqs; 0: see above
 	NBatch  int // most positions per llama_decode call; 0: 512 (at most NCtx)
 	NUBatch int // physical batch size; 0: min(NBatch, 512)
 	Seqs    int // number of independent sequences; 0: 1
@@ -138,7 +138,9 @@ func NewContext(m *Model, opts ContextOptions) (*Context, error) {
 	}
 	c := &Context{
 		m: m, ptr: ptr, mem: C.llama_get_memory(ptr), abort: abort,
-		nCtx: int(C.llama_n_ctx(ptr)), nCtxSeq: int(C.llama_n_ctx_seq(ptr)),
+		// llama.cpp pads the context to a multiple of 256; keep to the
+		// size asked for, so limits do not depend on that rounding.
+		nCtx: nCtx, nCtxSeq: min(int(C.llama_n_ctx_seq(ptr)), nCtx/nSeq),
 		nBatch: int(C.llama_n_batch(ptr)), nSeq: nSeq,
 		nEmbd: m.nEmbd, nVocab: m.nVocab,
 		outs: map[int]outRow{},
@@ -176,8 +178,11 @@ func (c *Context) Close() error {
 // Model returns the model the context was created for.
 func (c *Context) Model() *Model { return c.m }
 
-// NCtx is the context size in positions (shared by all sequences).
+// NCtx is the context size in positions, for all sequences together.
 func (c *Context) NCtx() int { return c.nCtx }
+
+// NCtxSeq is the number of positions one sequence can hold.
+func (c *Context) NCtxSeq() int { return c.nCtxSeq }
 
 // NBatch is the most positions one llama_decode call takes; Decode splits
 // longer inputs into chunks of this size.

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/xraygpt-go/xraygpt/llama/internal/textstream"
 )
 
 // StopReason says why Generate stopped.
@@ -89,7 +91,7 @@ func (c *Context) Generate(ctx context.Context, prompt []Input, opts GenerateOpt
 	smpl := opts.Sampler
 	if smpl == nil {
 		var err error
-		if smpl, err = NewSampler(opts.SamplerOptions); err != nil {
+		if smpl, err = NewSampler(c.m, opts.SamplerOptions); err != nil {
 			return g, fmt.Errorf("generate: %w", err)
 		}
 		defer smpl.Close()
@@ -116,7 +118,7 @@ func (c *Context) Generate(ctx context.Context, prompt []Input, opts GenerateOpt
 	defer func() { g.GenTime = time.Since(start) }()
 
 	detok := m.NewDetokenizer()
-	stop := stopMatcher{stops: opts.Stop}
+	stop := textstream.NewStop(opts.Stop)
 	var text strings.Builder
 	emit := func(s string) error {
 		if s == "" {
@@ -142,7 +144,7 @@ func (c *Context) Generate(ctx context.Context, prompt []Input, opts GenerateOpt
 			g.Reason = StopEOG
 			break
 		}
-		out, hit := stop.push(detok.Add(t))
+		out, hit := stop.Push(detok.Add(t))
 		if err := emit(out); err != nil {
 			return g, err
 		}
@@ -166,59 +168,13 @@ func (c *Context) Generate(ctx context.Context, prompt []Input, opts GenerateOpt
 			return g, fmt.Errorf("generate: token %d: %w", len(g.Tokens), err)
 		}
 	}
-	out, hit := stop.push(detok.Flush())
+	out, hit := stop.Push(detok.Flush())
 	if hit {
 		g.Reason = StopString
 		return g, emit(out)
 	}
-	if err := emit(out + stop.flush()); err != nil {
+	if err := emit(out + stop.Flush()); err != nil {
 		return g, err
 	}
 	return g, nil
-}
-
-// stopMatcher finds stop strings in streamed text, holding back a tail
-// that could still grow into one.
-type stopMatcher struct {
-	stops   []string
-	pending string
-}
-
-// push adds text and returns what is now safe to emit, and whether a stop
-// string was found (what precedes it is returned; the rest is dropped).
-func (s *stopMatcher) push(text string) (string, bool) {
-	s.pending += text
-	first := -1
-	for _, st := range s.stops {
-		if st == "" {
-			continue
-		}
-		if i := strings.Index(s.pending, st); i >= 0 && (first < 0 || i < first) {
-			first = i
-		}
-	}
-	if first >= 0 {
-		out := s.pending[:first]
-		s.pending = ""
-		return out, true
-	}
-	hold := 0
-	for _, st := range s.stops {
-		for k := min(len(st)-1, len(s.pending)); k > hold; k-- {
-			if strings.HasSuffix(s.pending, st[:k]) {
-				hold = k
-				break
-			}
-		}
-	}
-	out := s.pending[:len(s.pending)-hold]
-	s.pending = s.pending[len(s.pending)-hold:]
-	return out, false
-}
-
-// flush returns the held-back text.
-func (s *stopMatcher) flush() string {
-	out := s.pending
-	s.pending = ""
-	return out
 }

@@ -26,6 +26,9 @@ type SamplerOptions struct {
 	RepeatLastN   int
 	// Seed seeds the random choice; 0 picks a random seed.
 	Seed uint32
+	// LogitBias is added to the logits of the given tokens before anything
+	// else; math.Inf(-1) bans a token.
+	LogitBias map[Token]float32
 }
 
 // Sampler picks tokens from a Context's logits with a llama.cpp sampler
@@ -38,8 +41,13 @@ type Sampler struct {
 	opts  SamplerOptions
 }
 
-// NewSampler builds a sampler chain.
-func NewSampler(opts SamplerOptions) (*Sampler, error) {
+// NewSampler builds a sampler chain for m's vocabulary.
+func NewSampler(m *Model, opts SamplerOptions) (*Sampler, error) {
+	for t := range opts.LogitBias {
+		if t < 0 || int(t) >= m.nVocab {
+			return nil, fmt.Errorf("new sampler: logit bias for token %d outside the vocabulary of %d: %w", t, m.nVocab, ErrBadInput)
+		}
+	}
 	if opts.TopK < 0 || opts.TopP < 0 || opts.TopP > 1 || opts.MinP < 0 || opts.MinP > 1 || opts.RepeatPenalty < 0 {
 		return nil, fmt.Errorf("new sampler: options out of range (top-k %d, top-p %g, min-p %g, repeat penalty %g): %w",
 			opts.TopK, opts.TopP, opts.MinP, opts.RepeatPenalty, ErrBadInput)
@@ -48,6 +56,13 @@ func NewSampler(opts SamplerOptions) (*Sampler, error) {
 	params.no_perf = true
 	chain := C.llama_sampler_chain_init(params)
 	add := func(s *C.struct_llama_sampler) { C.llama_sampler_chain_add(chain, s) }
+	if len(opts.LogitBias) > 0 {
+		bias := make([]C.llama_logit_bias, 0, len(opts.LogitBias))
+		for t, b := range opts.LogitBias {
+			bias = append(bias, C.llama_logit_bias{token: C.llama_token(t), bias: C.float(b)})
+		}
+		add(C.llama_sampler_init_logit_bias(C.int32_t(m.nVocab), C.int32_t(len(bias)), &bias[0]))
+	}
 	if opts.RepeatPenalty > 0 && opts.RepeatPenalty != 1 {
 		lastN := opts.RepeatLastN
 		if lastN == 0 {

@@ -8,8 +8,9 @@ import "C"
 import (
 	"fmt"
 	"strings"
-	"unicode/utf8"
 	"unsafe"
+
+	"github.com/xraygpt-go/xraygpt/llama/internal/textstream"
 )
 
 // Tokenize converts text into token ids. addSpecial adds BOS (and EOS) when
@@ -103,6 +104,11 @@ func (m *Model) Detokenize(tokens []Token, removeSpecial, renderSpecial bool) (s
 			return "", fmt.Errorf("detokenize: token %d at index %d is outside the vocabulary of %d: %w", t, i, m.nVocab, ErrBadInput)
 		}
 	}
+	// llama.cpp keeps the SentencePiece leading space when it drops BOS
+	// itself; dropping BOS here first gives the text Tokenize started from.
+	if removeSpecial && m.special.AddBOS && len(tokens) > 0 && tokens[0] == m.special.BOS {
+		tokens = tokens[1:]
+	}
 	if len(tokens) == 0 {
 		return "", nil
 	}
@@ -122,8 +128,9 @@ func (m *Model) Detokenize(tokens []Token, removeSpecial, renderSpecial bool) (s
 // until the character is complete. Create one per generated sequence with
 // Model.NewDetokenizer; it is not safe for concurrent use.
 type Detokenizer struct {
-	m       *Model
-	pending []byte
+	m    *Model
+	buf  []byte
+	utf8 textstream.UTF8
 }
 
 // NewDetokenizer returns a streaming detokenizer for m.
@@ -135,41 +142,11 @@ func (d *Detokenizer) Add(t Token) string {
 	if d.m.use() != nil {
 		return ""
 	}
-	d.pending = d.m.pieceLocked(t, d.pending, false)
+	d.buf = d.m.pieceLocked(t, d.buf[:0], false)
 	d.m.done()
-	return d.take(false)
+	return d.utf8.Write(d.buf)
 }
 
 // Flush returns whatever is held back, with an incomplete trailing character
 // replaced by U+FFFD, and resets the detokenizer.
-func (d *Detokenizer) Flush() string { return d.take(true) }
-
-// take returns the longest prefix of pending that holds no incomplete
-// trailing character (all of it when flushing), as valid UTF-8.
-func (d *Detokenizer) take(all bool) string {
-	cut := len(d.pending)
-	if !all {
-		cut = completePrefix(d.pending)
-	}
-	out := strings.ToValidUTF8(string(d.pending[:cut]), "\uFFFD")
-	d.pending = append(d.pending[:0], d.pending[cut:]...)
-	return out
-}
-
-// completePrefix returns the length of b without a trailing, still
-// incomplete UTF-8 sequence (one that more bytes could complete).
-func completePrefix(b []byte) int {
-	for i := len(b) - 1; i >= 0 && i >= len(b)-utf8.UTFMax; i-- {
-		c := b[i]
-		if c < utf8.RuneSelf {
-			return len(b) // ASCII: nothing pending
-		}
-		if utf8.RuneStart(c) {
-			if utf8.FullRune(b[i:]) {
-				return len(b)
-			}
-			return i
-		}
-	}
-	return len(b)
-}
+func (d *Detokenizer) Flush() string { return d.utf8.Flush() }

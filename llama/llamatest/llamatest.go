@@ -29,6 +29,8 @@ type Options struct {
 	// gguf.TypeF16. Norm weights are always F32.
 	Type gguf.Type
 	Seed uint64 // random seed for the weights
+	// Omit lists tensors to leave out, to test how loaders fail.
+	Omit []string
 }
 
 func (o Options) withDefaults() Options {
@@ -89,6 +91,10 @@ func build(opts Options) (*gguf.Writer, error) {
 	nVocab := len(tokens)
 
 	w := gguf.NewWriter()
+	omit := map[string]bool{}
+	for _, n := range o.Omit {
+		omit[n] = true
+	}
 	kvs := []struct {
 		k string
 		v any
@@ -127,9 +133,15 @@ func build(opts Options) (*gguf.Writer, error) {
 	// Uniform weights with standard deviation std (1/sqrt(fan-in) keeps the
 	// residual stream's scale; the output scale spreads the logits).
 	mat := func(name string, in, out uint64, std float64) error {
+		if omit[name] {
+			return nil
+		}
 		return w.AddTensor(name, o.Type, []uint64{in, out}, randomData(rng, int(in*out), std, o.Type))
 	}
 	norm := func(name string) error {
+		if omit[name] {
+			return nil
+		}
 		vals := make([]float32, e)
 		for i := range vals {
 			vals[i] = float32(1 + 0.1*(rng.Float64()*2-1))
