@@ -14,7 +14,6 @@ Needs Debian's python3-torch (1.13) and python3-sentencepiece.
 """
 import json
 import os
-import tempfile
 from collections import OrderedDict
 
 import torch
@@ -36,27 +35,25 @@ def prompt_segments(question):
     return seg0, seg1
 
 
-def train_tokenizer(lines, vocab_size, prefix):
+def train_tokenizer(lines, vocab_size, path):
     """Train a LLaMA-style SentencePiece BPE model (byte fallback, digits
-    split, no normalization, ids unk=0 bos=1 eos=2) and return its path."""
+    split, no normalization, ids unk=0 bos=1 eos=2), write it to path and
+    return path. The sentences come from an iterator, so the model file
+    records no temporary paths and the same input gives the same bytes."""
+    import io
     import sentencepiece as spm
-    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False, encoding="utf-8") as f:
-        for line in lines:
-            line = line.strip()
-            if line:
-                f.write(line + "\n")
-        corpus = f.name
-    try:
-        spm.SentencePieceTrainer.train(
-            input=corpus, model_prefix=prefix, vocab_size=vocab_size, model_type="bpe",
-            byte_fallback=True, character_coverage=1.0, split_digits=True,
-            normalization_rule_name="identity", remove_extra_whitespaces=False,
-            add_dummy_prefix=True, allow_whitespace_only_pieces=True,
-            unk_id=0, bos_id=1, eos_id=2, pad_id=-1, num_threads=1,
-            max_sentence_length=8192, minloglevel=2)
-    finally:
-        os.unlink(corpus)
-    return prefix + ".model"
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter([l.strip() for l in lines if l.strip()]), model_writer=model,
+        vocab_size=vocab_size, model_type="bpe",
+        byte_fallback=True, character_coverage=1.0, split_digits=True,
+        normalization_rule_name="identity", remove_extra_whitespaces=False,
+        add_dummy_prefix=True, allow_whitespace_only_pieces=True,
+        unk_id=0, bos_id=1, eos_id=2, pad_id=-1, num_threads=1,
+        max_sentence_length=8192, minloglevel=2)
+    with open(path, "wb") as f:
+        f.write(model.getvalue())
+    return path
 
 
 class Config:

@@ -16,7 +16,8 @@ It writes, into engine/testdata/:
   vision/           eva_vit_g.pth (fp16, one extra block the model must ignore),
                     blip2_pretrained_flant5xxl.pth, xraygpt_checkpoint.pth (llama_proj),
                     the real key layout, made with vision/testdata/gen_golden.py's modules
-  e2e_image.png     the input X-ray (128x128 grey, from IU X-ray CXR1900_IM-0584-1001.png)
+  e2e_image.png     the input X-ray: XrayGPT's demo example images/example_test_images/img6.png,
+                    copied byte for byte (256x256 8-bit grey; CC BY-NC-SA 4.0, mbzuai-oryx/XrayGPT)
   e2e.json          prompt segments and their token ids, generated ids, margins, turn 2, ...
   soft_tokens.f32   the image's soft tokens, float32 little-endian [n_soft, hidden]
   logits0.f32       logits at the last prompt position (step 0), float32 [vocab]
@@ -28,6 +29,7 @@ on the first only), and decodes greedily with a full forward per step (no KV cac
 """
 import json
 import os
+import shutil
 import sys
 
 import numpy as np
@@ -150,19 +152,16 @@ def greedy(m, embeds, n):
 
 def main():
     import sentencepiece as spm
-    from PIL import Image
-
     # Tokenizer.
     os.makedirs(os.path.join(HERE, "tinyllama"), exist_ok=True)
-    prefix = os.path.join(HERE, "tinyllama", "_sp")
-    sp_path = tl.train_tokenizer(corpus(), CFG.vocab_size, prefix)
+    sp_path = tl.train_tokenizer(corpus(), CFG.vocab_size, os.path.join(HERE, "tinyllama", "_sp.model"))
     sp = spm.SentencePieceProcessor(model_file=sp_path)
     assert sp.vocab_size() == CFG.vocab_size
 
     # Image -> soft tokens.
-    src = os.path.join(DATA, "iu_xray_samples", "images", "CXR1900_IM-0584-1001.png")
+    src = os.path.join(DATA, "xraygpt", "example_test_images", "img6.png")
     img_path = os.path.join(HERE, "e2e_image.png")
-    Image.open(src).convert("L").resize((128, 128), Image.LANCZOS).save(img_path, optimize=True)
+    shutil.copyfile(src, img_path)
     gen = torch.Generator().manual_seed(2024)
     eva, blip, proj = tiny_vision(gen)
     with torch.no_grad():
@@ -211,7 +210,6 @@ def main():
 
     tl.save_hf(m, sp_path, os.path.join(HERE, "tinyllama"), torch.float16)
     os.unlink(sp_path)
-    os.unlink(prefix + ".vocab")
 
     ref = {
         "note": "written by engine/testdata/gen_e2e.py; token ids are SentencePiece's",
