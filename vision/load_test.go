@@ -190,3 +190,36 @@ func TestEncodeImageUsesFilePreprocessing(t *testing.T) {
 		t.Error("EncodeImage differs from Encode(MedCLIPEval(img))")
 	}
 }
+
+// TestConcurrentEncode runs Encode from several goroutines on one model:
+// calls serialize on the shared buffers and all give the same result.
+func TestConcurrentEncode(t *testing.T) {
+	m, err := vision.Open(medclipFile(t), vision.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	in := make([]float32, m.InputSize())
+	for i := range in {
+		in[i] = float32(i%97)/50 - 1
+	}
+	want, err := m.Encode(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 4)
+	for g := 0; g < 4; g++ {
+		go func() {
+			got, err := m.Encode(context.Background(), in)
+			if err == nil && !reflect.DeepEqual(got, want) {
+				err = errors.New("concurrent Encode differs")
+			}
+			errs <- err
+		}()
+	}
+	for g := 0; g < 4; g++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
