@@ -68,3 +68,37 @@ func BenchmarkCallOverhead(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSgemmThenGo measures whether OpenBLAS's worker threads, which spin
+// for a while after each call, slow Go goroutines that run right after a GEMM:
+// fc1 of a ViT-g block on 2 OpenBLAS threads, then GELU on 2 goroutines.
+// Compare gemm+gelu with the sum of gemm and gelu alone.
+func BenchmarkSgemmThenGo(b *testing.B) {
+	lib := nativeOrSkip(b)
+	const m, n, k = 257, 6144, 1408
+	r := rand.New(rand.NewPCG(3, 3))
+	a, w := randSlice(r, m*k), randSlice(r, k*n)
+	c := make([]float32, m*n)
+	defer setBenchThreads(b, lib, 2)()
+	gemm := func() { lib.Sgemm(blas.NoTrans, blas.NoTrans, m, n, k, 1, a, k, w, n, 0, c, n) }
+	gelu := func() {
+		ParallelFor(m, 2, func(lo, hi int) { GELU(c[lo*n : hi*n]) })
+	}
+	gemm()
+	b.Run("gemm", func(b *testing.B) {
+		for b.Loop() {
+			gemm()
+		}
+	})
+	b.Run("gelu", func(b *testing.B) {
+		for b.Loop() {
+			gelu()
+		}
+	})
+	b.Run("gemm+gelu", func(b *testing.B) {
+		for b.Loop() {
+			gemm()
+			gelu()
+		}
+	})
+}
