@@ -13,7 +13,7 @@ import (
 func ExampleDefault() {
 	impl := linalg.Default() // native BLAS when it loads, else pure Go
 	const tokens, in, out = 2, 3, 2
-	x := []float32{1, 2, 3, 4, 5, 6}     // [tokens, in]
+	x := []float32{1, 2, 3, 4, 5, 6}      // [tokens, in]
 	w := []float32{1, 0, -1, 0.5, 0.5, 0} // [out, in]
 	bias := []float32{0, -2}
 	y := make([]float32, tokens*out)

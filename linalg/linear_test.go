@@ -38,7 +38,9 @@ func TestLinear(t *testing.T) {
 		}
 	}
 	Linear(PureGo(), nil, nil, 0, w, in, out, bias) // no rows: nothing to do
-	msg := panicMessage(func() { Linear(PureGo(), make([]float32, 4), make([]float32, 6), 2, make([]float32, 6), 3, 2, make([]float32, 3)) })
+	msg := panicMessage(func() {
+		Linear(PureGo(), make([]float32, 4), make([]float32, 6), 2, make([]float32, 6), 3, 2, make([]float32, 3))
+	})
 	if !strings.HasPrefix(msg, "linalg: Linear:") {
 		t.Errorf("bias of the wrong length: panic %q", msg)
 	}
