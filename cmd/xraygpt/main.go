@@ -40,6 +40,14 @@ func newApp() *cli.App {
 		Usage:   "chest X-ray summaries and follow-up answers, offline",
 		Version: version,
 		Commands: []*cli.Command{
+			summarizeCommand(),
+			chatCommand(),
+			batchCommand(),
+			evalCommand(),
+			convertCommand(),
+			quantizeCommand(),
+			embedCommand(),
+			devicesCommand(),
 			versionCommand(),
 		},
 		// Errors are printed once by main, not by the library as well.

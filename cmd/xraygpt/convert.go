@@ -1,0 +1,95 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/xraygpt-go/xraygpt/convert"
+	visconvert "github.com/xraygpt-go/xraygpt/vision/convert"
+)
+
+func convertCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "convert",
+		Usage: "convert released weights to GGUF",
+		Subcommands: []*cli.Command{
+			{
+				Name:      "llm",
+				Usage:     "convert a Hugging Face LLaMA folder (e.g. Vicuna_Radiology_fp16/) to GGUF",
+				ArgsUsage: "FOLDER",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Required: true, Usage: "output GGUF file"},
+					&cli.StringFlag{Name: "dtype", Value: "f16", Usage: "precision of the weight matrices: f16, f32 or bf16"},
+				},
+				Action: runConvertLLM,
+			},
+			{
+				Name:  "vision",
+				Usage: "convert vision checkpoints (XrayGPT's EVA + Q-Former + llama_proj, or MedCLIP) to GGUF",
+				Description: `XrayGPT: xraygpt convert vision --eva eva_vit_g.pth --qformer blip2_pretrained_flant5xxl.pth --proj xraygpt_checkpoint.pth -o xraygpt-vision.gguf
+MedCLIP: xraygpt convert vision --medclip pytorch_model.bin [--proj proj.pth] -o medclip-vision.gguf`,
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "eva", Usage: "EVA ViT-g checkpoint (eva_vit_g.pth)"},
+					&cli.StringFlag{Name: "qformer", Usage: "BLIP-2 checkpoint with the Q-Former (blip2_pretrained_flant5xxl.pth)"},
+					&cli.StringFlag{Name: "medclip", Usage: "MedCLIP checkpoint (pytorch_model.bin)"},
+					&cli.StringFlag{Name: "proj", Usage: "checkpoint holding llama_proj.weight/bias (XrayGPT's checkpoint)"},
+					&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Required: true, Usage: "output GGUF file"},
+					&cli.StringFlag{Name: "dtype", Value: "f16", Usage: "storage of the weight matrices: f16 or f32"},
+				},
+				Action: runConvertVision,
+			},
+		},
+	}
+}
+
+func runConvertLLM(c *cli.Context) error {
+	if c.NArg() != 1 {
+		return cli.Exit("convert llm: give one folder (usage: xraygpt convert llm FOLDER -o OUT.gguf)", 2)
+	}
+	prec, err := convert.ParsePrecision(c.String("dtype"))
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("convert llm: %v", err), 2)
+	}
+	bar := newProgressBar(os.Stderr, "converting")
+	err = convert.LLM(c.Context, c.Args().First(), c.String("output"), convert.Options{
+		Precision: prec,
+		Progress: func(p convert.Progress) {
+			if p.TotalBytes > 0 {
+				bar.Set(float32(p.Bytes) / float32(p.TotalBytes))
+			}
+		},
+	})
+	bar.Done()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "wrote %s\n", c.String("output"))
+	return nil
+}
+
+func runConvertVision(c *cli.Context) error {
+	opts := visconvert.Options{DType: visconvert.DType(c.String("dtype"))}
+	if opts.DType != visconvert.F16 && opts.DType != visconvert.F32 {
+		return cli.Exit(fmt.Sprintf("convert vision: --dtype %q: want f16 or f32", c.String("dtype")), 2)
+	}
+	out := c.String("output")
+	var err error
+	switch {
+	case c.String("medclip") != "":
+		if c.String("eva") != "" || c.String("qformer") != "" {
+			return cli.Exit("convert vision: --medclip cannot be combined with --eva/--qformer", 2)
+		}
+		err = visconvert.MedCLIP(c.Context, c.String("medclip"), c.String("proj"), out, opts)
+	case c.String("eva") != "" && c.String("qformer") != "":
+		err = visconvert.XrayGPT(c.Context, visconvert.XrayGPTInputs{EVA: c.String("eva"), QFormer: c.String("qformer"), Proj: c.String("proj")}, out, opts)
+	default:
+		return cli.Exit("convert vision: give --eva and --qformer (XrayGPT), or --medclip", 2)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "wrote %s\n", out)
+	return nil
+}

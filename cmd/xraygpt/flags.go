@@ -1,0 +1,165 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"github.com/xraygpt-go/xraygpt/engine"
+	"github.com/xraygpt-go/xraygpt/llama"
+)
+
+// Flags shared by the commands that run the models, named as in llama.cpp.
+func modelFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "model", Aliases: []string{"m"}, Usage: "language model GGUF (env " + engine.EnvModel + ")"},
+		&cli.StringFlag{Name: "vision", Usage: "vision model GGUF (env " + engine.EnvVision + ")"},
+		&cli.StringFlag{Name: "model-dir", Usage: "folder holding both GGUF files (env " + engine.EnvModelDir + ")"},
+		&cli.IntFlag{Name: "gpu-layers", Aliases: []string{"ngl"}, Value: -2, Usage: "layers to offload to the GPU (-1 all; default: all when a GPU is found, else none)", DefaultText: "auto"},
+		&cli.IntFlag{Name: "threads", Aliases: []string{"t"}, Usage: "CPU threads (default: one per core)"},
+		&cli.IntFlag{Name: "ctx-size", Aliases: []string{"c"}, Value: engine.DefaultContextSize, Usage: "context size in tokens"},
+		&cli.StringFlag{Name: "lib-dir", Usage: "folder of GPU backend plugins (env XRAYGPT_LIB_DIR; default: lib/ next to the binary)"},
+		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print llama.cpp's log, devices and timings on stderr"},
+	}
+}
+
+func generateFlags() []cli.Flag {
+	d := engine.DefaultGenerateOptions()
+	return []cli.Flag{
+		&cli.IntFlag{Name: "max-tokens", Aliases: []string{"n"}, Value: d.MaxTokens, Usage: "most tokens to generate per answer"},
+		&cli.Float64Flag{Name: "temp", Value: float64(d.Temperature), Usage: "sampling temperature; 0 is greedy"},
+		&cli.Float64Flag{Name: "top-p", Value: float64(d.TopP), Usage: "nucleus sampling threshold (1 = off)"},
+		&cli.IntFlag{Name: "top-k", Value: d.TopK, Usage: "sample from the K most likely tokens (0 = off)"},
+		&cli.Float64Flag{Name: "min-p", Value: float64(d.MinP), Usage: "drop tokens below MIN-P times the top probability (0 = off)"},
+		&cli.Float64Flag{Name: "repeat-penalty", Value: float64(d.RepeatPenalty), Usage: "repetition penalty (1 = off)"},
+		&cli.UintFlag{Name: "seed", Usage: "random seed (0 = random)"},
+	}
+}
+
+func generateOptions(c *cli.Context) engine.GenerateOptions {
+	return engine.GenerateOptions{
+		MaxTokens:     c.Int("max-tokens"),
+		Temperature:   float32(c.Float64("temp")),
+		TopK:          c.Int("top-k"),
+		TopP:          float32(c.Float64("top-p")),
+		MinP:          float32(c.Float64("min-p")),
+		RepeatPenalty: float32(c.Float64("repeat-penalty")),
+		Seed:          uint32(c.Uint("seed")),
+	}
+}
+
+// openEngine resolves the model files, loads GPU plugins and both models.
+func openEngine(c *cli.Context) (*engine.Engine, error) {
+	paths, err := engine.ModelPaths{Model: c.String("model"), Vision: c.String("vision"), Dir: c.String("model-dir")}.Resolve()
+	if err != nil {
+		return nil, err
+	}
+	verbose := c.Bool("verbose")
+	if verbose {
+		llama.SetLogOutput(os.Stderr, llama.LogInfo)
+	}
+	ngl := c.Int("gpu-layers")
+	gpu := loadBackends(c)
+	if ngl == -2 { // auto
+		ngl = 0
+		if gpu {
+			ngl = -1
+		}
+	}
+	if verbose {
+		for _, d := range llama.Devices() {
+			fmt.Fprintf(os.Stderr, "device: %s (%s, %s)\n", d.Name, d.Type, d.Description)
+		}
+		fmt.Fprintf(os.Stderr, "gpu layers: %d\nlanguage model: %s\nvision model: %s\n", ngl, paths.Model, paths.Vision)
+	}
+	bar := newProgressBar(os.Stderr, "loading "+filepath.Base(paths.Model))
+	e, err := engine.Open(c.Context, engine.Options{
+		ModelPath: paths.Model, VisionPath: paths.Vision,
+		GPULayers: ngl, Threads: c.Int("threads"), ContextSize: c.Int("ctx-size"),
+		Progress: bar.Set,
+	})
+	bar.Done()
+	return e, err
+}
+
+// openChat opens the engine and a chat on it; the returned function
+// releases both.
+func openChat(c *cli.Context) (*engine.Chat, func(), error) {
+	e, err := openEngine(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	chat, err := e.NewChat()
+	if err != nil {
+		e.Close()
+		return nil, nil, err
+	}
+	return chat, func() { chat.Close(); e.Close() }, nil
+}
+
+// loadBackends loads the GPU plugins of the first folder that has them
+// (--lib-dir, $XRAYGPT_LIB_DIR, lib/ next to the binary) and reports
+// whether a GPU device is present.
+func loadBackends(c *cli.Context) bool {
+	exe, _ := os.Executable()
+	dirs := llama.FindBackendDirs(exe, c.String("lib-dir"), os.Getenv(llama.LibDirEnv))
+	if len(dirs) > 0 {
+		if err := llama.LoadBackends(dirs[0]); err != nil {
+			fmt.Fprintf(os.Stderr, "xraygpt: GPU plugins in %s: %v\n", dirs[0], err)
+		} else if c.Bool("verbose") {
+			fmt.Fprintf(os.Stderr, "GPU plugins: %s\n", dirs[0])
+		}
+	}
+	for _, d := range llama.Devices() {
+		if d.Type != llama.DeviceCPU {
+			return true
+		}
+	}
+	return false
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// progressBar draws "label [#####.....] 50%" on a terminal and nothing
+// when the output is piped.
+type progressBar struct {
+	w     io.Writer
+	label string
+	last  int
+	on    bool
+}
+
+func newProgressBar(w io.Writer, label string) *progressBar {
+	return &progressBar{w: w, label: label, last: -1, on: isTerminal(w)}
+}
+
+// Set shows the fraction done (0..1).
+func (p *progressBar) Set(f float32) {
+	if !p.on {
+		return
+	}
+	pct := int(f * 100)
+	if pct == p.last {
+		return
+	}
+	p.last = pct
+	const width = 30
+	n := width * pct / 100
+	fmt.Fprintf(p.w, "\r%s [%s%s] %3d%%", p.label, strings.Repeat("#", n), strings.Repeat(".", width-n), pct)
+}
+
+// Done ends the bar's line.
+func (p *progressBar) Done() {
+	if p.on && p.last >= 0 {
+		fmt.Fprintf(p.w, "\r\033[K")
+	}
+}

@@ -1,0 +1,309 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"image"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/xraygpt-go/xraygpt/imaging"
+	"github.com/xraygpt-go/xraygpt/llama"
+	"github.com/xraygpt-go/xraygpt/vision"
+)
+
+// Sentinel errors callers can branch on.
+var (
+	// ErrWidthMismatch means the vision model's soft tokens do not have the
+	// language model's embedding width.
+	ErrWidthMismatch = errors.New("vision output width does not match the language model")
+	// ErrNotLLaMA means the language model file is not a LLaMA-architecture model.
+	ErrNotLLaMA = errors.New("not a LLaMA model")
+	// ErrPromptTooLong means even the shortest form of the conversation does
+	// not fit in the context window.
+	ErrPromptTooLong = errors.New("prompt does not fit in the context window")
+)
+
+// Options configures Open. The zero value of every field but the two paths
+// is a good default.
+type Options struct {
+	ModelPath  string // language model GGUF (LLaMA/Vicuna)
+	VisionPath string // vision model GGUF (encoder + projector)
+
+	GPULayers   int // layers to offload to a GPU; -1 all
+	Threads     int // 0: one per CPU
+	ContextSize int // 0: DefaultContextSize
+	BatchSize   int // 0: 512
+	// ImageCache is how many images' soft tokens are kept; 0 means 16.
+	ImageCache int
+	// Progress, when set, is told how far loading the language model is.
+	Progress func(fraction float32)
+	// Vision tunes the vision encoder (BLAS implementation, threads).
+	Vision vision.Options
+}
+
+// DefaultContextSize is XrayGPT's max_length (2000) rounded up to a multiple
+// of 256, the size llama.cpp's KV cache pads to.
+const DefaultContextSize = 2048
+
+// GenerateOptions are the sampling settings of an answer. The zero value is
+// not XrayGPT's default; start from DefaultGenerateOptions.
+type GenerateOptions struct {
+	MaxTokens     int     // most new tokens
+	Temperature   float32 // <= 0: greedy
+	TopK          int     // 0: off
+	TopP          float32 // 0 or 1: off
+	MinP          float32 // 0: off
+	RepeatPenalty float32 // 1: off
+	Seed          uint32  // 0: random
+}
+
+// DefaultGenerateOptions returns the XrayGPT demo's settings: up to 300 new
+// tokens, top-p 0.9, temperature 1.0, no repetition penalty, and top-k 50,
+// the Hugging Face default that applies since the demo does not set it.
+func DefaultGenerateOptions() GenerateOptions {
+	return GenerateOptions{MaxTokens: 300, Temperature: 1, TopK: 50, TopP: 0.9, RepeatPenalty: 1}
+}
+
+func (g GenerateOptions) sampler() llama.SamplerOptions {
+	return llama.SamplerOptions{
+		Temperature: g.Temperature, TopK: g.TopK, TopP: g.TopP, MinP: g.MinP,
+		RepeatPenalty: g.RepeatPenalty, Seed: g.Seed,
+	}
+}
+
+// Timings of one answer and of loading.
+type Timings struct {
+	Load            time.Duration // loading both models (Engine-wide)
+	Vision          time.Duration // encoding the image; 0 when it came from the cache
+	PromptTokens    int           // positions decoded for this turn (text and soft tokens)
+	Prompt          time.Duration // decoding them
+	GeneratedTokens int
+	Generate        time.Duration
+}
+
+// PromptTokensPerSecond is the prompt processing speed.
+func (t Timings) PromptTokensPerSecond() float64 { return rate(t.PromptTokens, t.Prompt) }
+
+// TokensPerSecond is the generation speed.
+func (t Timings) TokensPerSecond() float64 { return rate(t.GeneratedTokens, t.Generate) }
+
+func rate(n int, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return float64(n) / d.Seconds()
+}
+
+// String formats the timings for --verbose output.
+func (t Timings) String() string {
+	return fmt.Sprintf("load %s, vision %s, prompt %d tokens in %s (%.1f tok/s), generation %d tokens in %s (%.1f tok/s)",
+		t.Load.Round(time.Millisecond), t.Vision.Round(time.Millisecond),
+		t.PromptTokens, t.Prompt.Round(time.Millisecond), t.PromptTokensPerSecond(),
+		t.GeneratedTokens, t.Generate.Round(time.Millisecond), t.TokensPerSecond())
+}
+
+// Image is an image turned into soft tokens.
+type Image struct {
+	Path   string
+	Hash   [32]byte  // SHA-256 of the file's bytes
+	Rows   int       // number of soft tokens
+	Width  int       // their width, the language model's n_embd
+	Tokens []float32 // Rows x Width, row-major
+	// Vision is how long encoding took (0 when it came from the cache).
+	Vision time.Duration
+}
+
+// Engine holds the two models. Its methods are safe for concurrent use;
+// each Chat is for one goroutine.
+type Engine struct {
+	opts   Options
+	llm    *llama.Model
+	vis    *vision.Model
+	load   time.Duration
+	mu     sync.Mutex // guards cache
+	cache  map[[32]byte]*Image
+	order  [][32]byte // cache keys, oldest first
+	visMu  sync.Mutex // one vision forward at a time (it reuses its buffers)
+	closed bool
+}
+
+// Open loads the language and vision models and checks that they fit
+// together.
+func Open(ctx context.Context, opts Options) (*Engine, error) {
+	if opts.ModelPath == "" || opts.VisionPath == "" {
+		return nil, errors.New("open engine: both a language model and a vision model are needed")
+	}
+	start := time.Now()
+	mopts := llama.ModelOptions{GPULayers: opts.GPULayers}
+	if opts.Progress != nil {
+		mopts.Progress = func(f float32) bool { opts.Progress(f); return ctx.Err() == nil }
+	}
+	llm, err := llama.LoadModel(opts.ModelPath, mopts)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("language model: %w", err)
+	}
+	if arch := llm.Arch(); arch != "llama" {
+		llm.Close()
+		return nil, fmt.Errorf("language model %s: architecture %q: %w", opts.ModelPath, arch, ErrNotLLaMA)
+	}
+	vis, err := vision.Open(opts.VisionPath, opts.Vision)
+	if err != nil {
+		llm.Close()
+		return nil, fmt.Errorf("vision model: %w", err)
+	}
+	if vis.Projector == nil {
+		vis.Close()
+		llm.Close()
+		return nil, fmt.Errorf("vision model %s has no projector to the language model's width (convert it with --proj)", opts.VisionPath)
+	}
+	if w := vis.Config.Projector.Out; w != llm.NEmbd() {
+		vis.Close()
+		llm.Close()
+		return nil, fmt.Errorf("vision model %s makes soft tokens of width %d, language model %s has n_embd %d: %w",
+			opts.VisionPath, w, opts.ModelPath, llm.NEmbd(), ErrWidthMismatch)
+	}
+	if opts.ImageCache == 0 {
+		opts.ImageCache = 16
+	}
+	return &Engine{opts: opts, llm: llm, vis: vis, load: time.Since(start), cache: map[[32]byte]*Image{}}, nil
+}
+
+// Close releases both models. It is safe to call more than once.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil
+	}
+	e.closed = true
+	err := e.vis.Close()
+	if err2 := e.llm.Close(); err == nil {
+		err = err2
+	}
+	return err
+}
+
+// LoadTime is how long Open took.
+func (e *Engine) LoadTime() time.Duration { return e.load }
+
+// LanguageModel returns the loaded language model.
+func (e *Engine) LanguageModel() *llama.Model { return e.llm }
+
+// VisionPath is the vision model's file.
+func (e *Engine) VisionPath() string { return e.opts.VisionPath }
+
+// VisionModel returns the loaded vision model.
+func (e *Engine) VisionModel() *vision.Model { return e.vis }
+
+// maxImageFile bounds the bytes read from one image file.
+const maxImageFile = 1 << 30
+
+// EncodeFile reads an image file (PNG, JPEG or DICOM) and returns its soft
+// tokens, from the cache when the same bytes were encoded before.
+func (e *Engine) EncodeFile(ctx context.Context, path string) (*Image, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("image: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxImageFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %w", path, err)
+	}
+	if len(data) > maxImageFile {
+		return nil, fmt.Errorf("image %s: larger than %d bytes", path, maxImageFile)
+	}
+	hash := sha256.Sum256(data)
+	if img := e.cached(hash); img != nil {
+		c := *img
+		c.Path, c.Vision = path, 0
+		return &c, nil
+	}
+	decoded, err := imaging.Decode(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %w", path, err)
+	}
+	img, err := e.encode(ctx, decoded)
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %w", path, err)
+	}
+	img.Path, img.Hash = path, hash
+	e.store(img)
+	return img, nil
+}
+
+// EncodeImage returns the soft tokens of a decoded image (not cached).
+func (e *Engine) EncodeImage(ctx context.Context, img image.Image) (*Image, error) {
+	return e.encode(ctx, img)
+}
+
+func (e *Engine) encode(ctx context.Context, img image.Image) (*Image, error) {
+	e.visMu.Lock()
+	defer e.visMu.Unlock()
+	start := time.Now()
+	t, err := e.vis.EncodeImage(ctx, img)
+	if err != nil {
+		return nil, err
+	}
+	return &Image{Rows: t.Rows, Width: t.Cols, Tokens: t.Data, Vision: time.Since(start)}, nil
+}
+
+func (e *Engine) cached(h [32]byte) *Image {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.cache[h]
+}
+
+func (e *Engine) store(img *Image) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if _, ok := e.cache[img.Hash]; ok {
+		return
+	}
+	if len(e.order) >= e.opts.ImageCache {
+		delete(e.cache, e.order[0])
+		e.order = e.order[1:]
+	}
+	e.cache[img.Hash] = img
+	e.order = append(e.order, img.Hash)
+}
+
+// Answer is the result of one turn.
+type Answer struct {
+	Text    string
+	Tokens  []llama.Token
+	Stop    llama.StopReason
+	Timings Timings
+	// DroppedTurns counts old turns removed to fit the context so far.
+	DroppedTurns int
+}
+
+// Summarize answers one question (DefaultQuestion when empty) about one
+// image in a fresh conversation, streaming the answer's text to onText when
+// it is set.
+func (e *Engine) Summarize(ctx context.Context, imagePath, question string, gen GenerateOptions, onText func(string)) (*Answer, error) {
+	chat, err := e.NewChat()
+	if err != nil {
+		return nil, err
+	}
+	defer chat.Close()
+	img, err := e.EncodeFile(ctx, imagePath)
+	if err != nil {
+		return nil, err
+	}
+	chat.SetImage(img)
+	if strings.TrimSpace(question) == "" {
+		question = DefaultQuestion
+	}
+	return chat.Ask(ctx, question, gen, onText)
+}
