@@ -1,0 +1,7 @@
+package llama
+
+// Exported for the benchmarks in package llama_test.
+var (
+	BenchPromptC   = benchPromptC
+	BenchGenerateC = benchGenerateC
+)
