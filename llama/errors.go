@@ -13,6 +13,9 @@ var (
 	ErrBadEmbeddingWidth = errors.New("llama: soft-token rows do not match the model's embedding width")
 	// ErrNotGGUF is returned by LoadModel for a file that is not a GGUF file.
 	ErrNotGGUF = errors.New("llama: not a GGUF file")
+	// ErrBadModel is returned by LoadModel for a GGUF file whose metadata
+	// does not describe a usable model.
+	ErrBadModel = errors.New("llama: inconsistent model metadata")
 	// ErrBadPosition is returned when inputs are placed after a gap in a
 	// sequence (llama.cpp requires consecutive positions).
 	ErrBadPosition = errors.New("llama: position is not consecutive with the sequence")

@@ -162,3 +162,39 @@ func argmax(v []float32) llama.Token {
 	}
 	return llama.Token(best)
 }
+
+// rewriteGGUF copies the GGUF file in to out, replacing metadata values
+// (a nil value drops the key), to build broken models.
+func rewriteGGUF(t testing.TB, in, out string, set map[string]any) {
+	t.Helper()
+	f, err := gguf.Open(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := gguf.NewWriter()
+	for _, kv := range f.KVs {
+		v := kv.Value
+		if nv, ok := set[kv.Key]; ok {
+			v = nv
+		}
+		if v == nil {
+			continue
+		}
+		if err := w.AddKV(kv.Key, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, ti := range f.Tensors {
+		b, err := f.TensorBytes(ti.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.AddTensor(ti.Name, ti.Type, ti.Ne, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.WriteFile(out); err != nil {
+		t.Fatal(err)
+	}
+}

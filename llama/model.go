@@ -11,9 +11,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime"
 	"runtime/cgo"
+	"strings"
 	"sync"
 	"unsafe"
 
@@ -146,7 +148,53 @@ func checkGGUF(path string) error {
 	if err != nil {
 		return err
 	}
-	return f.Close()
+	defer f.Close()
+	return checkMeta(f)
+}
+
+// checkMeta rejects metadata that passes GGUF parsing but that llama.cpp
+// does not check before relying on it (it would abort the process or read
+// out of bounds).
+func checkMeta(f *gguf.File) error {
+	if arch, err := f.String("general.architecture"); err == nil {
+		if n, err := f.Uint(arch + ".block_count"); err == nil && n == 0 {
+			return fmt.Errorf("%s.block_count is 0: %w", arch, ErrBadModel)
+		}
+	}
+	for _, kv := range f.KVs {
+		if strings.HasSuffix(kv.Key, ".layer_norm_rms_epsilon") || strings.HasSuffix(kv.Key, ".layer_norm_epsilon") {
+			if eps, err := f.Float(kv.Key); err != nil || !(eps >= 0) || math.IsInf(eps, 0) {
+				return fmt.Errorf("%s is %v, not a finite non-negative number: %w", kv.Key, kv.Value, ErrBadModel)
+			}
+		}
+	}
+	if toks, err := f.Strings("tokenizer.ggml.tokens"); err == nil {
+		for _, kv := range f.KVs {
+			if strings.HasPrefix(kv.Key, "tokenizer.ggml.") && strings.HasSuffix(kv.Key, "_token_id") {
+				// -1 (also stored as uint32 0xFFFFFFFF) means "none".
+				if id, err := f.Int(kv.Key); err == nil && id != math.MaxUint32 && (id < -1 || id >= int64(len(toks))) {
+					return fmt.Errorf("%s is %d, outside the vocabulary of %d: %w", kv.Key, id, len(toks), ErrBadModel)
+				}
+			}
+		}
+		for _, key := range []string{"tokenizer.ggml.scores", "tokenizer.ggml.token_type"} {
+			v, ok := f.Value(key)
+			if !ok {
+				continue
+			}
+			n := -1
+			switch a := v.(type) {
+			case []float32:
+				n = len(a)
+			case []int32:
+				n = len(a)
+			}
+			if n != len(toks) {
+				return fmt.Errorf("%s holds %d values (type %T) for %d tokens: %w", key, n, v, len(toks), ErrBadModel)
+			}
+		}
+	}
+	return nil
 }
 
 func checkMagic(path string) error {

@@ -3,6 +3,7 @@ package llama_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -133,18 +134,55 @@ func TestLoadBadFiles(t *testing.T) {
 	}
 }
 
-// TestLoadMissingTensor hands llama.cpp a well-formed GGUF file without a
-// tensor the architecture needs: the error comes from llama.cpp's log.
-func TestLoadMissingTensor(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "noembd.gguf")
+// TestLoadBadMetadata hands llama.cpp well-formed GGUF files whose
+// metadata is wrong: the errors come from llama.cpp's log (captured per
+// call) or, where llama.cpp would abort the process or read out of bounds,
+// from LoadModel's own checks.
+func TestLoadBadMetadata(t *testing.T) {
+	in := modelPath(t, "tiny", tinyOptions)
+	dir := t.TempDir()
+	noEmbd := filepath.Join(dir, "noembd.gguf")
 	opts := tinyOptions
 	opts.Omit = []string{"token_embd.weight"}
-	if err := llamatest.Write(path, opts); err != nil {
+	if err := llamatest.Write(noEmbd, opts); err != nil {
 		t.Fatal(err)
 	}
-	_, err := llama.LoadModel(path, llama.ModelOptions{})
-	if err == nil || !strings.Contains(err.Error(), "token_embd.weight") {
-		t.Errorf("err = %v, want it to name the missing tensor token_embd.weight", err)
+	cases := []struct {
+		name   string
+		set    map[string]any
+		target error
+		substr string
+	}{
+		{"missing tensor", nil, nil, "token_embd.weight"},
+		{"no blocks", map[string]any{"llama.block_count": uint32(0)}, llama.ErrBadModel, "block_count"},
+		{"short scores", map[string]any{"tokenizer.ggml.scores": []float32{1, 2}}, llama.ErrBadModel, "tokenizer.ggml.scores"},
+		{"short token types", map[string]any{"tokenizer.ggml.token_type": []int32{1}}, llama.ErrBadModel, "token_type"},
+		{"negative epsilon", map[string]any{"llama.attention.layer_norm_rms_epsilon": float32(-1)}, llama.ErrBadModel, "epsilon"},
+		{"BOS outside the vocabulary", map[string]any{"tokenizer.ggml.bos_token_id": uint32(99999)}, llama.ErrBadModel, "bos_token_id"},
+		{"wrong key type", map[string]any{"llama.embedding_length": "wide"}, nil, "llama.embedding_length"},
+		{"width mismatch", map[string]any{"llama.embedding_length": uint32(65)}, nil, "wrong shape"},
+		{"unknown architecture", map[string]any{"general.architecture": "nonesuch"}, nil, "nonesuch"},
+		{"no vocabulary", map[string]any{"tokenizer.ggml.tokens": nil}, nil, "vocab"},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := noEmbd
+			if tc.set != nil {
+				path = filepath.Join(dir, fmt.Sprintf("case%d.gguf", i))
+				rewriteGGUF(t, in, path, tc.set)
+			}
+			m, err := llama.LoadModel(path, llama.ModelOptions{})
+			if err == nil {
+				m.Close()
+				t.Fatal("loaded a broken model")
+			}
+			if tc.target != nil && !errors.Is(err, tc.target) {
+				t.Errorf("err = %v, want %v", err, tc.target)
+			}
+			if !strings.Contains(err.Error(), tc.substr) {
+				t.Errorf("err = %q, want it to mention %q", err, tc.substr)
+			}
+		})
 	}
 }
 
