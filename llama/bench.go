@@ -35,10 +35,10 @@ func benchPromptC(c *Context, toks []Token, nBatch int) error {
 // benchGenerateC decodes first at pos0 and then n-1 tokens sampled with s,
 // one token per llama_decode call.
 func benchGenerateC(c *Context, s *Sampler, first Token, pos0, n int) error {
+	s.mu.Lock() // the lock order of Sampler.Sample
+	defer s.mu.Unlock()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if c.ptr == nil || s.ptr == nil {
 		return ErrClosed
 	}

@@ -326,3 +326,26 @@ func TestDevices(t *testing.T) {
 		t.Error("LoadBackends of a missing folder succeeded")
 	}
 }
+
+func TestSetLogOutput(t *testing.T) {
+	var buf strings.Builder
+	llama.SetLogOutput(&buf, llama.LogInfo)
+	m, err := llama.LoadModel(modelPath(t, "tiny", tinyOptions), llama.ModelOptions{})
+	llama.SetLogOutput(nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Close()
+	if !strings.Contains(buf.String(), "llama_model_loader") {
+		t.Errorf("log output lacks llama.cpp's loader lines: %q", buf.String())
+	}
+	n := buf.Len()
+	m, err = llama.LoadModel(modelPath(t, "tiny", tinyOptions), llama.ModelOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Close()
+	if buf.Len() != n {
+		t.Errorf("%d bytes logged after SetLogOutput(nil)", buf.Len()-n)
+	}
+}
