@@ -19,8 +19,9 @@ import (
 //
 //	go test -run '^$' -bench 'XrayGPT|SwinTiny' -benchtime 3x ./vision/
 //
-// Sub-benchmarks: native (linalg.Default: OpenBLAS when it loads) and gonum
-// (pure Go; slow for EVA: use -bench 'XrayGPT/native' to skip it).
+// Sub-benchmarks: native, native-blas2 (linalg.Default: OpenBLAS when it
+// loads) and gonum (pure Go; slow for EVA: use -bench 'XrayGPT/native$').
+// OPENBLAS_CORETYPE is read by OpenBLAS at load: run with it set and unset.
 
 func BenchmarkXrayGPT(b *testing.B) { benchModel(b, XrayGPTConfig(), StageEncoder) }
 
@@ -30,19 +31,27 @@ func BenchmarkSwinTiny(b *testing.B) {
 }
 
 func benchModel(b *testing.B, cfg Config, split string) {
+	// native: OpenBLAS on one thread, the 2 threads are Go's (products split
+	// by linear); native-blas2: OpenBLAS on 2 threads, Go on one; gonum:
+	// pure Go on 2 goroutines.
 	impls := []struct {
-		name string
-		impl blas.Float32
-	}{{"native", linalg.Default()}, {"gonum", linalg.PureGo()}}
+		name                   string
+		impl                   blas.Float32
+		blasThreads, goThreads int
+	}{
+		{"native", linalg.Default(), 1, 2},
+		{"native-blas2", linalg.Default(), 2, 1},
+		{"gonum", linalg.PureGo(), 2, 2},
+	}
 	for _, im := range impls {
 		b.Run(im.name, func(b *testing.B) {
-			if im.name == "native" {
+			if im.name != "gonum" {
 				if _, err := linalg.Native(); err != nil {
 					b.Skipf("no native BLAS: %v", err)
 				}
 			}
-			linalg.SetThreads(im.impl, 2)
-			m, err := Random(cfg, 1, Options{BLAS: im.impl, Threads: 2})
+			linalg.SetThreads(im.impl, im.blasThreads)
+			m, err := Random(cfg, 1, Options{BLAS: im.impl, Threads: im.goThreads})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -108,7 +108,7 @@ func newEVAState(c EVAConfig) *evaState {
 
 // patchEmbed turns the CHW image [3,S,S] into tokens s.x [N,D]: a
 // patch-by-patch conv (kernel = stride = P) as one GEMM, then CLS and pos_embed.
-func (e *EVA) patchEmbed(bl blas.Float32, s *evaState, img []float32) {
+func (e *EVA) patchEmbed(bl blas.Float32, s *evaState, img []float32, threads int) {
 	c := e.Config
 	S, P, D := c.ImageSize, c.PatchSize, c.Width
 	G := S / P
@@ -126,7 +126,7 @@ func (e *EVA) patchEmbed(bl blas.Float32, s *evaState, img []float32) {
 		}
 	}
 	copy(s.x[:D], e.ClsToken)
-	linear(bl, s.x[D:], s.patches, G*G, K, D, e.PatchEmbedProjWeight, e.PatchEmbedProjBias, false)
+	linear(bl, s.x[D:], s.patches, G*G, K, D, e.PatchEmbedProjWeight, e.PatchEmbedProjBias, false, threads)
 	addRows(s.x, e.PosEmbed)
 }
 
@@ -137,17 +137,17 @@ func (e *EVA) block(bl blas.Float32, s *evaState, b *EVABlock, threads int) {
 	N, D := c.Tokens(), c.Width
 	hd := D / c.Heads
 	layerNorm(s.h, s.x, N, D, b.Norm1Weight, b.Norm1Bias, c.Eps, threads)
-	linear(bl, s.qkv, s.h, N, D, 3*D, b.AttnQKVWeight, b.qkvBias, false)
+	linear(bl, s.qkv, s.h, N, D, 3*D, b.AttnQKVWeight, b.qkvBias, false, threads)
 	attention(bl, attnArgs{
 		q: s.qkv, k: s.qkv[D:], v: s.qkv[2*D:], o: s.att,
 		ldq: 3 * D, ldk: 3 * D, ldv: 3 * D, ldo: D,
 		nq: N, nk: N, heads: c.Heads, hd: hd,
 		scale: float32(1 / math.Sqrt(float64(hd))),
 	}, s.scores, threads)
-	linear(bl, s.x, s.att, N, D, D, b.AttnProjWeight, b.AttnProjBias, true)
+	linear(bl, s.x, s.att, N, D, D, b.AttnProjWeight, b.AttnProjBias, true, threads)
 
 	layerNorm(s.h, s.x, N, D, b.Norm2Weight, b.Norm2Bias, c.Eps, threads)
-	linear(bl, s.mlp, s.h, N, D, c.MLP, b.MLPFc1Weight, b.MLPFc1Bias, false)
+	linear(bl, s.mlp, s.h, N, D, c.MLP, b.MLPFc1Weight, b.MLPFc1Bias, false, threads)
 	gelu(s.mlp, threads)
-	linear(bl, s.x, s.mlp, N, c.MLP, D, b.MLPFc2Weight, b.MLPFc2Bias, true)
+	linear(bl, s.x, s.mlp, N, c.MLP, D, b.MLPFc2Weight, b.MLPFc2Bias, true, threads)
 }

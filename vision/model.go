@@ -23,8 +23,11 @@ type Options struct {
 	// BLAS runs every matrix product; nil means linalg.Default() (native
 	// BLAS when it loads, else pure-Go gonum).
 	BLAS blas.Float32
-	// Threads bounds the goroutines of the element-wise and per-head work;
-	// 0 means GOMAXPROCS.
+	// Threads is the number of goroutines for matrix products (split by
+	// rows or columns, one BLAS call each), attention heads and element-wise
+	// work; 0 means GOMAXPROCS. The fastest setting measured is a
+	// single-threaded BLAS (linalg.SetThreads(impl, 1), a process-wide
+	// OpenBLAS setting this package never changes) with Threads = cores.
 	Threads int
 }
 
@@ -256,7 +259,7 @@ func (m *Model) forwardEVAQFormer(ctx context.Context, img []float32, hook func(
 	N, D := e.Config.Tokens(), e.Config.Width
 	tok := func(x []float32, rows, cols int) Tensor { return Tensor{Rows: rows, Cols: cols, Data: x[:rows*cols]} }
 
-	e.patchEmbed(bl, s, img)
+	e.patchEmbed(bl, s, img, th)
 	hook(StagePatchEmbed, tok(s.x, N, D))
 	for i := range e.Blocks {
 		if err := ctx.Err(); err != nil {
@@ -332,7 +335,7 @@ func (m *Model) forwardSwin(ctx context.Context, img []float32, hook func(string
 	hook(StagePooled, tok(pooled, 1, W))
 	var emb Tensor
 	if c.ProjDim > 0 {
-		linear(bl, s.q[:c.ProjDim], pooled, 1, W, c.ProjDim, sw.ProjectionHeadWeight, nil, false)
+		linear(bl, s.q[:c.ProjDim], pooled, 1, W, c.ProjDim, sw.ProjectionHeadWeight, nil, false, th)
 		emb = tok(s.q, 1, c.ProjDim)
 		hook(StageEmbedding, emb)
 	}

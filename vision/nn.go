@@ -14,12 +14,43 @@ import (
 
 // linear computes y[rows,out] = x[rows,in] @ w[out,in]^T + b (b may be nil).
 // With accumulate, the product is added to y instead (a residual add).
-func linear(bl blas.Float32, y, x []float32, rows, in, out int, w, b []float32, accumulate bool) {
+// Large products are split by output columns over threads goroutines, each
+// one BLAS call, so that the parallelism is Go's whether or not the BLAS
+// library threads (single-threaded BLAS avoids its idle workers spinning
+// against our goroutines).
+func linear(bl blas.Float32, y, x []float32, rows, in, out int, w, b []float32, accumulate bool, threads int) {
 	beta := float32(0)
 	if accumulate {
 		beta = 1
 	}
-	bl.Sgemm(blas.NoTrans, blas.Trans, rows, out, in, 1, x, in, w, in, beta, y, out)
+	parts := 1
+	if rows*in*out >= minSplitWork {
+		parts = effectiveThreads(threads)
+	}
+	switch {
+	case parts <= 1:
+		bl.Sgemm(blas.NoTrans, blas.Trans, rows, out, in, 1, x, in, w, in, beta, y, out)
+	case out >= parts*splitAlign: // split the output columns (weight rows)
+		chunk := (out/parts + splitAlign - 1) / splitAlign * splitAlign
+		parallelFor(parts, parts, func(lo, hi int) {
+			for p := lo; p < hi; p++ {
+				c0, c1 := p*chunk, min((p+1)*chunk, out)
+				if c0 < c1 {
+					bl.Sgemm(blas.NoTrans, blas.Trans, rows, c1-c0, in, 1, x, in, w[c0*in:], in, beta, y[c0:], out)
+				}
+			}
+		})
+	default: // narrow output: split the rows
+		chunk := (rows + parts - 1) / parts
+		parallelFor(parts, parts, func(lo, hi int) {
+			for p := lo; p < hi; p++ {
+				r0, r1 := p*chunk, min((p+1)*chunk, rows)
+				if r0 < r1 {
+					bl.Sgemm(blas.NoTrans, blas.Trans, r1-r0, out, in, 1, x[r0*in:], in, w, in, beta, y[r0*out:], out)
+				}
+			}
+		})
+	}
 	if b != nil {
 		for r := 0; r < rows; r++ {
 			row := y[r*out : (r+1)*out]
@@ -28,6 +59,20 @@ func linear(bl blas.Float32, y, x []float32, rows, in, out int, w, b []float32, 
 			}
 		}
 	}
+}
+
+// Products of at least minSplitWork multiply-adds are split; column blocks
+// are multiples of splitAlign.
+const (
+	minSplitWork = 1 << 21
+	splitAlign   = 64
+)
+
+func effectiveThreads(threads int) int {
+	if threads <= 0 {
+		return runtime.GOMAXPROCS(0)
+	}
+	return threads
 }
 
 // layerNorm normalizes each row of x[rows,dim] into y (which may alias x)
@@ -179,9 +224,7 @@ func attendHead(bl blas.Float32, a attnArgs, h int, s []float32) {
 // parallelFor splits [0,n) into at most threads contiguous chunks and runs
 // fn on each in its own goroutine (inline when one chunk suffices).
 func parallelFor(n, threads int, fn func(lo, hi int)) {
-	if threads <= 0 {
-		threads = runtime.GOMAXPROCS(0)
-	}
+	threads = effectiveThreads(threads)
 	if threads > n {
 		threads = n
 	}

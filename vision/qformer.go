@@ -141,16 +141,16 @@ func (qf *QFormer) attend(bl blas.Float32, s *qformerState, a *BertAttention, ou
 	c := qf.Config
 	Q, W := c.Queries, c.Width
 	hd := W / c.Heads
-	linear(bl, s.q, x, Q, W, W, a.SelfQueryWeight, a.SelfQueryBias, false)
-	linear(bl, s.k, kv, n, a.kvWidth, W, a.SelfKeyWeight, a.SelfKeyBias, false)
-	linear(bl, s.v, kv, n, a.kvWidth, W, a.SelfValueWeight, a.SelfValueBias, false)
+	linear(bl, s.q, x, Q, W, W, a.SelfQueryWeight, a.SelfQueryBias, false, threads)
+	linear(bl, s.k, kv, n, a.kvWidth, W, a.SelfKeyWeight, a.SelfKeyBias, false, threads)
+	linear(bl, s.v, kv, n, a.kvWidth, W, a.SelfValueWeight, a.SelfValueBias, false, threads)
 	attention(bl, attnArgs{
 		q: s.q, k: s.k, v: s.v, o: s.ctx, ldq: W, ldk: W, ldv: W, ldo: W,
 		nq: Q, nk: n, heads: c.Heads, hd: hd,
 		scale: float32(1 / math.Sqrt(float64(hd))),
 	}, s.scores, threads)
 	// residual into the dense output, then post-LN
-	linear(bl, s.h, s.ctx, Q, W, W, a.OutputDenseWeight, a.OutputDenseBias, false)
+	linear(bl, s.h, s.ctx, Q, W, W, a.OutputDenseWeight, a.OutputDenseBias, false, threads)
 	addRows(s.h[:Q*W], x[:Q*W])
 	layerNorm(out, s.h, Q, W, a.OutputLayerNormWeight, a.OutputLayerNormBias, c.Eps, threads)
 }
@@ -163,9 +163,9 @@ func (qf *QFormer) layer(bl blas.Float32, s *qformerState, ly *QFormerLayer, M, 
 	if ly.CrossAttention != nil {
 		qf.attend(bl, s, ly.CrossAttention, s.x, s.x, s.img, M, threads)
 	}
-	linear(bl, s.ff, s.x, Q, W, c.FF, ly.IntermediateQueryDenseWeight, ly.IntermediateQueryDenseBias, false)
+	linear(bl, s.ff, s.x, Q, W, c.FF, ly.IntermediateQueryDenseWeight, ly.IntermediateQueryDenseBias, false, threads)
 	gelu(s.ff, threads)
-	linear(bl, s.h, s.ff, Q, c.FF, W, ly.OutputQueryDenseWeight, ly.OutputQueryDenseBias, false)
+	linear(bl, s.h, s.ff, Q, c.FF, W, ly.OutputQueryDenseWeight, ly.OutputQueryDenseBias, false, threads)
 	addRows(s.h[:Q*W], s.x)
 	layerNorm(s.x, s.h, Q, W, ly.OutputQueryLayerNormWeight, ly.OutputQueryLayerNormBias, c.Eps, threads)
 }

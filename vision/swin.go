@@ -295,7 +295,7 @@ func (m *Swin) embed(bl blas.Float32, s *swinState, img []float32, threads int) 
 			}
 		}
 	}
-	linear(bl, s.x, s.patches, G*G, K, C, m.EmbeddingsPatchEmbeddingsProjectionWeight, m.EmbeddingsPatchEmbeddingsProjectionBias, false)
+	linear(bl, s.x, s.patches, G*G, K, C, m.EmbeddingsPatchEmbeddingsProjectionWeight, m.EmbeddingsPatchEmbeddingsProjectionBias, false, threads)
 	layerNorm(s.x, s.x, G*G, C, m.EmbeddingsNormWeight, m.EmbeddingsNormBias, c.Eps, threads)
 }
 
@@ -312,9 +312,9 @@ func (m *Swin) block(bl blas.Float32, s *swinState, st *SwinStage, b *SwinBlock,
 	for i, src := range b.gather { // roll by -shift and partition into windows
 		copy(s.win[i*C:(i+1)*C], s.h[int(src)*C:int(src+1)*C])
 	}
-	linear(bl, s.q, s.win, L, C, C, b.AttentionSelfQueryWeight, b.AttentionSelfQueryBias, false)
-	linear(bl, s.k, s.win, L, C, C, b.AttentionSelfKeyWeight, b.AttentionSelfKeyBias, false)
-	linear(bl, s.v, s.win, L, C, C, b.AttentionSelfValueWeight, b.AttentionSelfValueBias, false)
+	linear(bl, s.q, s.win, L, C, C, b.AttentionSelfQueryWeight, b.AttentionSelfQueryBias, false, threads)
+	linear(bl, s.k, s.win, L, C, C, b.AttentionSelfKeyWeight, b.AttentionSelfKeyBias, false, threads)
+	linear(bl, s.v, s.win, L, C, C, b.AttentionSelfValueWeight, b.AttentionSelfValueBias, false, threads)
 	scale := float32(1 / math.Sqrt(float64(hd)))
 	parallelFor(nw*heads, threads, func(lo, hi int) {
 		for t := lo; t < hi; t++ {
@@ -330,15 +330,15 @@ func (m *Swin) block(bl blas.Float32, s *swinState, st *SwinStage, b *SwinBlock,
 			attendHead(bl, a, h, s.scores[t*n*n:(t+1)*n*n])
 		}
 	})
-	linear(bl, s.win, s.ctx, L, C, C, b.AttentionOutputDenseWeight, b.AttentionOutputDenseBias, false)
+	linear(bl, s.win, s.ctx, L, C, C, b.AttentionOutputDenseWeight, b.AttentionOutputDenseBias, false, threads)
 	for i, dst := range b.gather { // reverse the windows and the roll, add the shortcut
 		addRows(s.x[int(dst)*C:int(dst+1)*C], s.win[i*C:(i+1)*C])
 	}
 	layerNorm(s.h, s.x, L, C, b.LayernormAfterWeight, b.LayernormAfterBias, c.Eps, threads)
 	F := c.MLPRatio * C
-	linear(bl, s.mlp, s.h, L, C, F, b.IntermediateDenseWeight, b.IntermediateDenseBias, false)
+	linear(bl, s.mlp, s.h, L, C, F, b.IntermediateDenseWeight, b.IntermediateDenseBias, false, threads)
 	gelu(s.mlp[:L*F], threads)
-	linear(bl, s.x, s.mlp, L, F, C, b.OutputDenseWeight, b.OutputDenseBias, true)
+	linear(bl, s.x, s.mlp, L, F, C, b.OutputDenseWeight, b.OutputDenseBias, true, threads)
 }
 
 // downsample is SwinPatchMerging: concatenate each 2x2 neighbourhood in the
@@ -357,5 +357,5 @@ func (m *Swin) downsample(bl blas.Float32, s *swinState, st *SwinStage, threads 
 		}
 	}
 	layerNorm(s.merge, s.merge, h*h, 4*C, st.DownsampleNormWeight, st.DownsampleNormBias, m.Config.Eps, threads)
-	linear(bl, s.x, s.merge, h*h, 4*C, 2*C, st.DownsampleReductionWeight, nil, false)
+	linear(bl, s.x, s.merge, h*h, 4*C, 2*C, st.DownsampleReductionWeight, nil, false, threads)
 }
