@@ -129,6 +129,12 @@ func (l *Library) IsOpenBLAS() bool { return strings.HasPrefix(l.name, "openblas
 // Name describes the library, e.g. "openblas 0.3.21 (Haswell)" or "accelerate".
 func (l *Library) Name() string { return l.name }
 
+// Core is the kernel family OpenBLAS chose ("Haswell", "SkylakeX", ...), or
+// "" for other libraries. OpenBLAS picks it when loaded, from
+// OPENBLAS_CORETYPE or by detecting the CPU; a CPU newer than the library
+// may be taken for an old one ("Prescott": SSE3 kernels, several times slower).
+func (l *Library) Core() string { return l.core }
+
 // Path is the file name the library was loaded from.
 func (l *Library) Path() string { return l.path }
 

@@ -25,6 +25,9 @@ func (l *Library) Name() string { return "none" }
 // IsOpenBLAS reports false: no library is loaded on this platform.
 func (l *Library) IsOpenBLAS() bool { return false }
 
+// Core returns "": no library is loaded on this platform.
+func (l *Library) Core() string { return "" }
+
 // Path returns "": no library is loaded on this platform.
 func (l *Library) Path() string { return "" }
 

@@ -403,7 +403,10 @@ func TestName(t *testing.T) {
 	if lib.IsOpenBLAS() && !strings.HasPrefix(lib.Name(), "openblas 0.") {
 		t.Errorf("OpenBLAS name %q lacks the version", lib.Name())
 	}
-	t.Logf("native BLAS: %s from %s, %d threads", lib.Name(), lib.Path(), lib.Threads())
+	t.Logf("native BLAS: %s (core %q) from %s, %d threads", lib.Name(), lib.Core(), lib.Path(), lib.Threads())
+	if lib.IsOpenBLAS() && (lib.Core() == "" || !strings.Contains(lib.Name(), lib.Core())) {
+		t.Errorf("OpenBLAS core %q missing from name %q", lib.Core(), lib.Name())
+	}
 }
 
 // TestLoadChoice checks how XRAYGPT_BLAS values are interpreted.
