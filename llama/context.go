@@ -54,6 +54,7 @@ type Context struct {
 	abort    *C.xg_abort
 	tokBatch *C.struct_llama_batch
 	embBatch *C.struct_llama_batch // allocated on first soft-token input
+	res      *contextHandle        // the same C pointers, for the cleanup
 	clean    runtime.Cleanup
 
 	nCtx, nCtxSeq, nBatch, nSeq, nEmbd, nVocab int
@@ -146,11 +147,12 @@ func NewContext(m *Model, opts ContextOptions) (*Context, error) {
 		outs: map[int]outRow{},
 	}
 	c.tokBatch = C.xg_batch_new(C.int32_t(c.nBatch), 0, C.int32_t(nSeq))
-	c.clean = runtime.AddCleanup(c, func(h contextHandle) { h.free() }, contextHandle{ptr: ptr, abort: abort, tok: c.tokBatch, m: m})
+	c.res = &contextHandle{ptr: ptr, abort: abort, tok: c.tokBatch, m: m}
+	c.clean = runtime.AddCleanup(c, func(h *contextHandle) { h.free() }, c.res)
 	return c, nil
 }
 
-func (h contextHandle) free() {
+func (h *contextHandle) free() {
 	C.xg_batch_free(h.tok)
 	C.xg_batch_free(h.emb)
 	C.llama_free(h.ptr)
@@ -169,7 +171,7 @@ func (c *Context) Close() error {
 	c.abortMu.Lock()
 	c.abortGen++
 	c.abortMu.Unlock()
-	contextHandle{ptr: c.ptr, abort: c.abort, tok: c.tokBatch, emb: c.embBatch, m: c.m}.free()
+	c.res.free()
 	c.ptr, c.abort, c.tokBatch, c.embBatch = nil, nil, nil, nil
 	c.outs = nil
 	return nil
@@ -242,8 +244,6 @@ func (c *Context) DecodeAt(ctx context.Context, seq, pos int, inputs ...Input) e
 	if c.ptr == nil {
 		return fmt.Errorf("decode: %w", ErrClosed)
 	}
-	c.hasOutput = false
-	clear(c.outs)
 	if seq < 0 || seq >= c.nSeq {
 		return fmt.Errorf("decode: sequence %d out of range [0,%d): %w", seq, c.nSeq, ErrBadInput)
 	}
@@ -269,11 +269,15 @@ func (c *Context) DecodeAt(ctx context.Context, seq, pos int, inputs ...Input) e
 		return fmt.Errorf("decode: %d positions from position %d need %d, the context holds %d: %w",
 			total, pos, pos+total, c.nCtxSeq, ErrContextFull)
 	}
-	if pos < next && !bool(C.llama_memory_seq_rm(c.mem, C.llama_seq_id(seq), C.llama_pos(pos), -1)) {
-		return fmt.Errorf("decode: cannot remove positions from %d of sequence %d", pos, seq)
-	}
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	// From here on the call changes the context; a rejected call above
+	// left it (and the last logits) as they were.
+	c.hasOutput = false
+	clear(c.outs)
+	if pos < next && !bool(C.llama_memory_seq_rm(c.mem, C.llama_seq_id(seq), C.llama_pos(pos), -1)) {
+		return fmt.Errorf("decode: cannot remove positions from %d of sequence %d", pos, seq)
 	}
 	if ctx.Done() != nil {
 		c.abortMu.Lock()
@@ -383,6 +387,7 @@ func (c *Context) decodeChunks(ctx context.Context, seq, pos0, total int, inputs
 		n := in.len(c.nEmbd)
 		if in.Embeddings != nil && c.embBatch == nil {
 			c.embBatch = C.xg_batch_new(C.int32_t(c.nBatch), C.int32_t(c.nEmbd), C.int32_t(c.nSeq))
+			c.res.emb = c.embBatch
 			if c.embBatch == nil || c.embBatch.embd == nil {
 				return errors.New("decode: cannot allocate the soft-token batch")
 			}

@@ -81,6 +81,8 @@ func perSecond(n int, d time.Duration) float64 {
 // Generate decodes the prompt onto sequence opts.Seq (an empty prompt
 // continues from the last Decode) and then samples and decodes tokens until
 // an end-of-generation token, a stop string, MaxTokens or a full context.
+// The prompt's text tokens are accepted into the sampler first, so a
+// repetition penalty covers them as well as the generated tokens.
 //
 // Afterwards the KV cache holds the prompt and every generated token but the
 // last one (which was sampled, not decoded), so a follow-up turn can be

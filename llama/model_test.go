@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -293,6 +294,23 @@ func TestBadDecodeInput(t *testing.T) {
 			}
 		})
 	}
+	// A rejected call changes nothing: the last logits are still there.
+	if err := c.Decode(ctx, llama.TokenInput(toks)); err != nil {
+		t.Fatal(err)
+	}
+	want, err := c.Logits(len(toks) - 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Decode(ctx, llama.TokenInput([]llama.Token{-1})); !errors.Is(err, llama.ErrBadInput) {
+		t.Fatalf("err = %v", err)
+	}
+	if got, err := c.Logits(len(toks) - 1); err != nil || relDiff([][]float32{want}, [][]float32{got}) != 0 {
+		t.Errorf("logits after a rejected decode: %v", err)
+	}
+	if err := c.Clear(); err != nil {
+		t.Fatal(err)
+	}
 	// After filling the context exactly, one more token does not fit.
 	if err := c.Decode(ctx, llama.TokenInput(long[:32])); err != nil {
 		t.Fatal(err)
@@ -347,5 +365,28 @@ func TestSetLogOutput(t *testing.T) {
 	m.Close()
 	if buf.Len() != n {
 		t.Errorf("%d bytes logged after SetLogOutput(nil)", buf.Len()-n)
+	}
+}
+
+// TestCleanupWithoutClose drops models and contexts without closing them:
+// the cleanups free them, contexts before their model, without a crash.
+func TestCleanupWithoutClose(t *testing.T) {
+	path := modelPath(t, "tiny", tinyOptions)
+	for i := 0; i < 3; i++ {
+		func() {
+			m, err := llama.LoadModel(path, llama.ModelOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := llama.NewContext(m, llama.ContextOptions{NCtx: 64, Threads: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Decode(context.Background(), llama.EmbeddingInput(make([]float32, 2*m.NEmbd()), m.NEmbd())); err != nil {
+				t.Fatal(err)
+			}
+		}()
+		runtime.GC()
+		runtime.GC()
 	}
 }
