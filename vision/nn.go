@@ -101,59 +101,40 @@ func layerNorm(y, x []float32, rows, dim int, w, b []float32, eps float32, threa
 	})
 }
 
-// gelu applies the exact (erf) GELU in place, as torch.nn.GELU() does.
+// gelu applies the exact (erf) GELU in place, as torch.nn.GELU() does:
+// x * (1 + erf(x/sqrt 2)) / 2, with erf from the rational approximation on
+// [-4, 4] that Eigen and XLA use for float erf (a few ulp), written out in
+// the loop.
 func gelu(x []float32, threads int) {
-	parallelFor((len(x)+1023)/1024, threads, func(lo, hi int) {
-		for i := lo * 1024; i < min(hi*1024, len(x)); i++ {
-			v := x[i]
-			x[i] = 0.5 * v * (1 + erf32(v*(1/math.Sqrt2)))
+	const block = 4096
+	parallelFor((len(x)+block-1)/block, threads, func(lo, hi int) {
+		xs := x[lo*block : min(hi*block, len(x))]
+		for i, v := range xs {
+			z := v * (1 / math.Sqrt2)
+			if z > 4 {
+				z = 4
+			} else if z < -4 {
+				z = -4
+			}
+			z2 := z * z
+			p := z2*-2.72614225801306e-10 + 2.77068142495902e-08
+			p = p*z2 + -2.10102402082508e-06
+			p = p*z2 + -5.69250639462346e-05
+			p = p*z2 + -7.34990630326855e-04
+			p = p*z2 + -2.95459980854025e-03
+			p = p*z2 + -1.60960333262415e-02
+			q := z2*-1.45660718464996e-05 + -2.13374055278905e-04
+			q = q*z2 + -1.68282697438203e-03
+			q = q*z2 + -7.37332916720468e-03
+			q = q*z2 + -1.42647390514189e-02
+			xs[i] = 0.5 * v * (1 + z*p/q)
 		}
 	})
 }
 
-// erf32 is a float32 error function accurate to a few ulp: the rational
-// approximation of x on [-4, 4] that Eigen and XLA use for float erf.
-func erf32(x float32) float32 {
-	if x > 4 {
-		x = 4
-	} else if x < -4 {
-		x = -4
-	}
-	x2 := x * x
-	p := x2*-2.72614225801306e-10 + 2.77068142495902e-08
-	p = p*x2 + -2.10102402082508e-06
-	p = p*x2 + -5.69250639462346e-05
-	p = p*x2 + -7.34990630326855e-04
-	p = p*x2 + -2.95459980854025e-03
-	p = p*x2 + -1.60960333262415e-02
-	q := x2*-1.45660718464996e-05 + -2.13374055278905e-04
-	q = q*x2 + -1.68282697438203e-03
-	q = q*x2 + -7.37332916720468e-03
-	q = q*x2 + -1.42647390514189e-02
-	return x * p / q
-}
-
-// exp32 is a float32 exponential accurate to about 1 ulp for the arguments
-// softmax needs (x <= 0 after subtracting the row maximum; any finite x works).
-func exp32(x float32) float32 {
-	if x < -87 {
-		return 0
-	}
-	if x > 88 {
-		return float32(math.Inf(1))
-	}
-	const ln2hi, ln2lo = 0.693359375, -2.12194440e-4
-	// round x/ln2 to the nearest integer: adding 1.5*2^23 pushes the
-	// fraction out of float32's mantissa (Go never reassociates this).
-	const shifter = 12582912
-	n := x*1.44269504088896341 + shifter
-	n -= shifter
-	r := x - n*ln2hi - n*ln2lo
-	p := 1 + r*(1+r*(0.5+r*(1.0/6+r*(1.0/24+r*(1.0/120+r*(1.0/720))))))
-	return p * math.Float32frombits(uint32(int32(n)+127)<<23)
-}
-
-// softmaxRows replaces each row of s[rows,cols] by its softmax.
+// softmaxRows replaces each row of s[rows,cols] by its softmax. exp is
+// computed in float32 (about 1 ulp): x = n ln2 + t with n = round(x/ln2),
+// a degree-6 polynomial for e^t, and 2^n put in the exponent bits.
 func softmaxRows(s []float32, rows, cols int) {
 	for r := 0; r < rows; r++ {
 		row := s[r*cols : (r+1)*cols]
@@ -165,7 +146,17 @@ func softmaxRows(s []float32, rows, cols int) {
 		}
 		var sum float32
 		for i, v := range row {
-			e := exp32(v - mx)
+			x := v - mx // <= 0
+			if x < -87 {
+				row[i] = 0
+				continue
+			}
+			const shifter = 12582912
+			n := x*1.44269504088896341 + shifter
+			n -= shifter
+			t := x - n*0.693359375 - n*-2.12194440e-4
+			p := 1 + t*(1+t*(0.5+t*(1.0/6+t*(1.0/24+t*(1.0/120+t*(1.0/720))))))
+			e := p * math.Float32frombits(uint32(int32(n)+127)<<23)
 			row[i] = e
 			sum += e
 		}

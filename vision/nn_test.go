@@ -7,29 +7,25 @@ import (
 	"gonum.org/v1/gonum/blas/gonum"
 )
 
-func TestErf32(t *testing.T) {
-	worst := 0.0
-	for x := -6.0; x <= 6.0; x += 1e-3 {
-		d := math.Abs(float64(erf32(float32(x))) - math.Erf(x))
-		worst = math.Max(worst, d)
+func TestSoftmaxWideRange(t *testing.T) {
+	// One row spanning exp's whole useful range: e^(x-max) for x-max in [-90, 0].
+	const n = 9001
+	row := make([]float32, n)
+	for i := range row {
+		row[i] = float32(-90 + 0.01*float64(i))
 	}
-	if worst > 5e-7 {
-		t.Errorf("erf32 max abs error %.3g", worst)
+	want := make([]float64, n)
+	var z float64
+	for i, v := range row {
+		want[i] = math.Exp(float64(v) - float64(row[n-1]))
+		z += want[i]
 	}
-}
-
-func TestExp32(t *testing.T) {
-	worst := 0.0
-	for x := -87.0; x <= 10; x += 1e-3 {
-		want := math.Exp(float64(float32(x)))
-		d := math.Abs(float64(exp32(float32(x)))-want) / want
-		worst = math.Max(worst, d)
-	}
-	if worst > 5e-7 {
-		t.Errorf("exp32 max relative error %.3g", worst)
-	}
-	if exp32(-100) != 0 || !math.IsInf(float64(exp32(100)), 1) {
-		t.Error("exp32 range ends")
+	softmaxRows(row, 1, n)
+	for i := range row {
+		w := want[i] / z
+		if d := math.Abs(float64(row[i]) - w); d > 2e-6*w+1e-30 && w > 1e-37 {
+			t.Fatalf("element %d: %g, want %g (rel %.2g)", i, row[i], w, d/w)
+		}
 	}
 }
 
@@ -77,6 +73,40 @@ func TestLinearSplitsMatch(t *testing.T) {
 				if math.Abs(float64(got[i]-want[i])) > 1e-5 {
 					t.Fatalf("%v accumulate=%v: element %d: %v, want %v", sz, acc, i, got[i], want[i])
 				}
+			}
+		}
+	}
+}
+
+// TestGeluSoftmaxMatchFloat64 checks the written-out loops against float64.
+func TestGeluSoftmaxMatchFloat64(t *testing.T) {
+	x := make([]float32, 10000)
+	for i := range x {
+		x[i] = float32(i)/500 - 10
+	}
+	y := append([]float32(nil), x...)
+	gelu(y, 3)
+	for i, v := range x {
+		want := 0.5 * float64(v) * (1 + math.Erf(float64(v)/math.Sqrt2))
+		if d := math.Abs(float64(y[i]) - want); d > 2e-6*math.Max(1, math.Abs(want)) {
+			t.Fatalf("gelu(%v) = %v, want %v", v, y[i], want)
+		}
+	}
+	s := []float32{1, 2, 3, -100, 0.5, 0.5, 0.5, 0.5}
+	softmaxRows(s, 2, 4)
+	for r := 0; r < 2; r++ {
+		var z float64
+		row := []float64{1, 2, 3, -100}
+		if r == 1 {
+			row = []float64{0.5, 0.5, 0.5, 0.5}
+		}
+		for _, v := range row {
+			z += math.Exp(v - 3)
+		}
+		for i, v := range row {
+			want := math.Exp(v-3) / z
+			if d := math.Abs(float64(s[r*4+i]) - want); d > 1e-6 {
+				t.Errorf("softmax row %d col %d: %v, want %v", r, i, s[r*4+i], want)
 			}
 		}
 	}
