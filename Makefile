@@ -55,3 +55,40 @@ env:
 
 clean:
 	rm -rf bin lib dist
+
+# ---- GPU backends and distribution --------------------------------------
+# (owned by the GPU-backends work; see third_party/README.md, third_party/GPU.md)
+# `make vulkan` / `make cuda` build ggml backend plugins from the pinned
+# module's ggml sources into lib/, next to bin/, where bin/xraygpt finds them.
+# Build folders live in build/out/ (kept between runs; ccache is used when
+# installed). `make cuda` needs nvcc; CUDA_ARCHITECTURES=native targets this
+# machine's GPUs (e.g. CUDA_ARCHITECTURES=90 for H100/H200, or a list such as
+# "75;80;86;89;90" for a distribution).
+# `make dist` packs bin/xraygpt, lib/*, README.md and LICENSE into
+# dist/xraygpt-<os>-<arch>.tar.gz; build it with CPU_TARGET=x86-64-v3 (or
+# portable) when it is meant for other machines.
+CUDA_ARCHITECTURES ?= native
+DIST_NAME := xraygpt-$(shell $(GO) env GOOS)-$(shell $(GO) env GOARCH)
+# Reproducible archives with GNU tar; BSD tar (macOS) takes the defaults.
+DIST_TAR_FLAGS := $(shell tar --version 2>/dev/null | grep -q GNU && echo --sort=name --owner=0 --group=0 --numeric-owner)
+
+.PHONY: vulkan cuda dist clean-gpu
+vulkan:
+	OLLAMA_DIR='$(OLLAMA_DIR)' build/ggml-plugins.sh vulkan
+
+cuda:
+	OLLAMA_DIR='$(OLLAMA_DIR)' CUDA_ARCHITECTURES='$(CUDA_ARCHITECTURES)' build/ggml-plugins.sh cuda
+
+dist: build
+	@if [ '$(CPU_TARGET)' = native ]; then echo "dist: note: bin/xraygpt is built for this CPU (CPU_TARGET=native); use CPU_TARGET=x86-64-v3 or portable for other machines"; fi
+	rm -rf dist/$(DIST_NAME) && mkdir -p dist/$(DIST_NAME)/bin
+	cp $(BIN) dist/$(DIST_NAME)/bin/
+	if [ -d lib ] && [ -n "$$(ls -A lib)" ]; then cp -RL lib dist/$(DIST_NAME)/lib; fi
+	cp README.md LICENSE dist/$(DIST_NAME)/
+	tar -C dist $(DIST_TAR_FLAGS) -czf dist/$(DIST_NAME).tar.gz.tmp $(DIST_NAME)
+	mv dist/$(DIST_NAME).tar.gz.tmp dist/$(DIST_NAME).tar.gz
+	rm -rf dist/$(DIST_NAME)
+	@echo "dist: wrote dist/$(DIST_NAME).tar.gz"; tar -tzvf dist/$(DIST_NAME).tar.gz
+
+clean-gpu:
+	rm -rf build/out
