@@ -64,7 +64,8 @@ clean:
 # installed). `make cuda` needs nvcc; CUDA_ARCHITECTURES=native targets this
 # machine's GPUs (e.g. CUDA_ARCHITECTURES=90 for H100/H200, or a list such as
 # "75;80;86;89;90" for a distribution).
-# `make dist` packs bin/xraygpt, lib/*, README.md and LICENSE into
+# `make dist` packs bin/xraygpt, lib/*, README.md, LICENSE and the MIT
+# notices of ollama, llama.cpp and ggml (licenses/) into
 # dist/xraygpt-<os>-<arch>.tar.gz; build it with CPU_TARGET=x86-64-v3 (or
 # portable) when it is meant for other machines.
 CUDA_ARCHITECTURES ?= native
@@ -85,6 +86,10 @@ dist: build
 	cp $(BIN) dist/$(DIST_NAME)/bin/
 	if [ -d lib ] && [ -n "$$(ls -A lib)" ]; then cp -RL lib dist/$(DIST_NAME)/lib; fi
 	cp README.md LICENSE dist/$(DIST_NAME)/
+	mkdir -p dist/$(DIST_NAME)/licenses
+	cp $(OLLAMA_DIR)/LICENSE dist/$(DIST_NAME)/licenses/ollama.txt
+	cp $(OLLAMA_DIR)/llama/llama.cpp/LICENSE dist/$(DIST_NAME)/licenses/llama.cpp.txt
+	cp $(OLLAMA_DIR)/ml/backend/ggml/ggml/LICENSE dist/$(DIST_NAME)/licenses/ggml.txt
 	tar -C dist $(DIST_TAR_FLAGS) -czf dist/$(DIST_NAME).tar.gz.tmp $(DIST_NAME)
 	mv dist/$(DIST_NAME).tar.gz.tmp dist/$(DIST_NAME).tar.gz
 	rm -rf dist/$(DIST_NAME)
