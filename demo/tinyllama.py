@@ -177,19 +177,20 @@ class LlamaForCausalLM(nn.Module):
     def embed(self, ids):
         return self.model.embed_tokens(torch.as_tensor(ids, dtype=torch.long))
 
-    def forward(self, inputs_embeds, attn_bias=None):
-        """inputs_embeds [B,T,hidden] -> logits [B,T,vocab]. attn_bias, if
-        given, is added to the causal mask (e.g. -inf on padding keys)."""
+    def forward(self, inputs_embeds):
+        """inputs_embeds [B,T,hidden] -> logits [B,T,vocab]."""
+        return self.lm_head(self.hidden(inputs_embeds))
+
+    def hidden(self, inputs_embeds):
+        """inputs_embeds [B,T,hidden] -> final normed hidden states [B,T,hidden]."""
         B, T, _ = inputs_embeds.shape
         c = self.config
         cos, sin = rope(T, c.hidden_size // c.num_attention_heads, c.rope_theta)
         mask = torch.full((T, T), float("-inf")).triu(1)
-        if attn_bias is not None:
-            mask = mask + attn_bias
         x = inputs_embeds
         for layer in self.model.layers:
             x = layer(x, cos, sin, mask)
-        return self.lm_head(self.model.norm(x))
+        return self.model.norm(x)
 
 
 def save_hf(model, tokenizer_model, folder, dtype=torch.float16):

@@ -221,6 +221,9 @@ def main():
         "segments": [seg0, seg1],
         "segment_ids": [ids0, ids1],
         "n_soft": soft.shape[0],
+        # What the vision converter cannot read from these tiny checkpoints' shapes
+        # (its defaults are EVA width/88 heads and Q-Former width/64 heads).
+        "vision_options": {"eva_heads": EVA_HEADS, "qformer_heads": Q_HEADS, "eva_blocks": EVA_DEPTH},
         "hidden": CFG.hidden_size,
         "vocab": CFG.vocab_size,
         "soft_tokens": {"file": "soft_tokens.f32", "shape": write_f32("soft_tokens.f32", soft)},
