@@ -265,7 +265,7 @@ func TestCancelLongPrompt(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var cancelled time.Time
 	go func() {
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(30 * time.Millisecond)
 		cancelled = time.Now()
 		cancel()
 	}()

@@ -1,6 +1,7 @@
 package llama_test
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -57,6 +58,15 @@ func TestTokenize(t *testing.T) {
 	}
 	if toks, err := m.Tokenize("", false, false); err != nil || len(toks) != 0 {
 		t.Errorf("Tokenize(\"\") = %v, %v", toks, err)
+	}
+	if toks, err := m.Tokenize("", true, false); err != nil || !slices.Equal(toks, []llama.Token{m.BOS()}) {
+		t.Errorf("Tokenize(\"\", addSpecial) = %v, %v; want [BOS]", toks, err)
+	}
+	if s, err := m.Detokenize(nil, true, false); err != nil || s != "" {
+		t.Errorf("Detokenize(nil) = %q, %v", s, err)
+	}
+	if _, err := m.Detokenize([]llama.Token{5, -3}, true, false); !errors.Is(err, llama.ErrBadInput) {
+		t.Errorf("Detokenize of a negative id: err = %v, want ErrBadInput", err)
 	}
 }
 
