@@ -13,9 +13,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/xraygpt-go/xraygpt/convert"
+	"github.com/xraygpt-go/xraygpt/engine/enginetest"
 	"github.com/xraygpt-go/xraygpt/llama"
-	visconvert "github.com/xraygpt-go/xraygpt/vision/convert"
 )
 
 // The end-to-end reference: testdata/gen_e2e.py writes a tiny Hugging Face
@@ -81,26 +80,12 @@ var fixture struct {
 func models(t *testing.T) (llm, vis string) {
 	t.Helper()
 	fixture.once.Do(func() {
-		dir, err := os.MkdirTemp("", "xraygpt-engine-test")
-		if err != nil {
-			fixture.err = err
-			return
+		if fixture.dir, fixture.err = os.MkdirTemp("", "xraygpt-engine-test"); fixture.err == nil {
+			fixture.llm, fixture.visPath, fixture.err = enginetest.Convert(context.Background(), fixture.dir)
 		}
-		fixture.dir = dir
-		fixture.llm = filepath.Join(dir, "tinyllama-f32.gguf")
-		fixture.visPath = filepath.Join(dir, "tiny-vision.gguf")
-		ctx := context.Background()
-		if fixture.err = convert.LLM(ctx, "testdata/tinyllama", fixture.llm, convert.Options{Precision: convert.F32}); fixture.err != nil {
-			return
-		}
-		fixture.err = visconvert.XrayGPT(ctx, visconvert.XrayGPTInputs{
-			EVA:     "testdata/vision/eva_vit_g.pth",
-			QFormer: "testdata/vision/blip2_pretrained_flant5xxl.pth",
-			Proj:    "testdata/vision/xraygpt_checkpoint.pth",
-		}, fixture.visPath, visconvert.Options{DType: visconvert.F32, EVAHeads: 4, QFormerHeads: 4}) // gen_e2e.py: EVA_HEADS, Q_HEADS
 	})
 	if fixture.err != nil {
-		t.Fatalf("convert the reference models: %v", fixture.err)
+		t.Fatal(fixture.err)
 	}
 	return fixture.llm, fixture.visPath
 }
