@@ -118,6 +118,8 @@ type Image struct {
 	Tokens []float32 // Rows x Width, row-major
 	// Vision is how long encoding took (0 when it came from the cache).
 	Vision time.Duration
+	// Warnings the decoder had (e.g. a multi-frame DICOM file, first frame read).
+	Warnings []string
 }
 
 // Engine holds the two models. Its methods are safe for concurrent use;
@@ -209,7 +211,8 @@ func (e *Engine) VisionModel() *vision.Model { return e.vis }
 const maxImageFile = 1 << 30
 
 // EncodeFile reads an image file (PNG, JPEG or DICOM) and returns its soft
-// tokens, from the cache when the same bytes were encoded before.
+// tokens, from the cache when the same bytes were encoded before. The
+// decoder's warnings are in Image.Warnings.
 func (e *Engine) EncodeFile(ctx context.Context, path string) (*Image, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -229,7 +232,8 @@ func (e *Engine) EncodeFile(ctx context.Context, path string) (*Image, error) {
 		c.Path, c.Vision = path, 0
 		return &c, nil
 	}
-	decoded, err := imaging.Decode(bytes.NewReader(data))
+	var warnings []string
+	decoded, err := imaging.Limits{Warn: func(w string) { warnings = append(warnings, w) }}.Decode(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("image %s: %w", path, err)
 	}
@@ -237,7 +241,7 @@ func (e *Engine) EncodeFile(ctx context.Context, path string) (*Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("image %s: %w", path, err)
 	}
-	img.Path, img.Hash = path, hash
+	img.Path, img.Hash, img.Warnings = path, hash, warnings
 	e.store(img)
 	return img, nil
 }

@@ -9,7 +9,10 @@ import (
 	"image/jpeg"
 	"image/png"
 	"io"
+	"math"
 	"os"
+
+	"github.com/xraygpt-go/xraygpt/dicom"
 )
 
 // DefaultMaxPixels is the largest image (width*height) that Load and Decode
@@ -47,6 +50,9 @@ type Limits struct {
 	// MaxHeaderBytes bounds the bytes read before the dimensions are known;
 	// 0 means DefaultMaxHeaderBytes.
 	MaxHeaderBytes int64
+	// Warn, when set, receives what a decoder noticed but did not refuse
+	// (a multi-frame DICOM file of which only the first frame is read, ...).
+	Warn func(msg string)
 }
 
 func (l Limits) maxPixels() int64 {
@@ -71,9 +77,9 @@ type format struct {
 	name   string
 	match  func(head []byte) bool
 	config func(io.Reader) (image.Config, error)
-	// decode reads the whole image; maxPixels is the limit the header has
+	// decode reads the whole image; l.MaxPixels is the limit the header has
 	// already been checked against, for decoders that re-read dimensions.
-	decode func(r io.Reader, maxPixels int64) (image.Image, error)
+	decode func(r io.Reader, l Limits) (image.Image, error)
 }
 
 // sniffLen is how many leading bytes the signature tests may look at (DICOM
@@ -85,14 +91,39 @@ var formats = [...]format{
 		name:   "png",
 		match:  func(h []byte) bool { return bytes.HasPrefix(h, []byte("\x89PNG\r\n\x1a\n")) },
 		config: png.DecodeConfig,
-		decode: func(r io.Reader, _ int64) (image.Image, error) { return png.Decode(r) },
+		decode: func(r io.Reader, _ Limits) (image.Image, error) { return png.Decode(r) },
 	},
 	{
 		name:   "jpeg",
 		match:  func(h []byte) bool { return bytes.HasPrefix(h, []byte{0xff, 0xd8, 0xff}) },
 		config: jpeg.DecodeConfig,
-		decode: decodeJPEG,
+		decode: func(r io.Reader, l Limits) (image.Image, error) { return decodeJPEG(r, l.maxPixels()) },
 	},
+	{
+		name:   "dicom",
+		match:  dicom.IsDICOM,
+		config: dicom.DecodeConfig,
+		decode: decodeDICOM,
+	},
+}
+
+// decodeDICOM reads the first frame of a DICOM file (see package dicom:
+// rescale, VOI window, MONOCHROME1 inverted), passing its warnings on.
+func decodeDICOM(r io.Reader, l Limits) (image.Image, error) {
+	max := l.maxPixels()
+	if max > math.MaxInt32 {
+		max = math.MaxInt32
+	}
+	img, err := dicom.DecodeReader(r, dicom.Options{MaxPixels: int(max)})
+	if err != nil {
+		return nil, err
+	}
+	if l.Warn != nil {
+		for _, w := range img.Warnings {
+			l.Warn("dicom: " + w)
+		}
+	}
+	return img.Pixels, nil
 }
 
 func sniff(head []byte) *format {
@@ -104,7 +135,7 @@ func sniff(head []byte) *format {
 	return nil
 }
 
-// Load reads an image file (PNG or JPEG, recognised by its first bytes) with
+// Load reads an image file (PNG, JPEG or DICOM, recognised by its first bytes) with
 // the default Limits. The header's dimensions are checked before the pixels
 // are decoded. Errors name the file and wrap ErrFormat, ErrTooLarge,
 // ErrUnsupported or ErrCorrupt.
@@ -117,7 +148,7 @@ func sniff(head []byte) *format {
 // with ToRGB8, which does libjpeg's upsampling and colour conversion).
 func Load(path string) (image.Image, error) { return Limits{}.Load(path) }
 
-// Decode reads a PNG or JPEG image from r with the default Limits; see Load.
+// Decode reads a PNG, JPEG or DICOM image from r with the default Limits; see Load.
 func Decode(r io.Reader) (image.Image, error) { return Limits{}.Decode(r) }
 
 // Load is the package-level Load with these limits.
@@ -157,7 +188,7 @@ func (l Limits) decode(r io.Reader) (image.Image, error) {
 	}
 	f := sniff(head)
 	if f == nil {
-		return nil, fmt.Errorf("%w (not PNG or JPEG; first bytes % x)", ErrFormat, head[:min(len(head), 8)])
+		return nil, fmt.Errorf("%w (not PNG, JPEG or DICOM; first bytes % x)", ErrFormat, head[:min(len(head), 8)])
 	}
 
 	rec := &boundedBuffer{max: l.maxHeaderBytes()}
@@ -175,7 +206,7 @@ func (l Limits) decode(r io.Reader) (image.Image, error) {
 		return nil, fmt.Errorf("%s: %w: %dx%d is %d pixels, limit %d", f.name, ErrTooLarge, cfg.Width, cfg.Height, px, l.maxPixels())
 	}
 
-	img, err := f.decode(io.MultiReader(bytes.NewReader(rec.buf), br), l.maxPixels())
+	img, err := f.decode(io.MultiReader(bytes.NewReader(rec.buf), br), l)
 	if err != nil {
 		return nil, classify(f.name, "pixels", err)
 	}

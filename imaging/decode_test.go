@@ -13,6 +13,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/xraygpt-go/xraygpt/dicom"
 )
 
 func testInputs(t testing.TB) []string {
@@ -421,4 +423,43 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("MedCLIPEval on a decoded %T %v: %v", img, b, err)
 		}
 	})
+}
+
+// DICOM files go through package dicom: the SIIM JPEG-baseline file gives
+// the same pixels as dicom.DecodeFile, and multi-frame warnings reach Warn.
+func TestDecodeDICOM(t *testing.T) {
+	path := "../dicom/testdata/siim_chest_pa_jpeg_baseline.dcm"
+	img, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := dicom.DecodeFile(path, dicom.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.Bounds() != want.Pixels.Bounds() {
+		t.Fatalf("bounds %v, want %v", img.Bounds(), want.Pixels.Bounds())
+	}
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y += 97 {
+		for x := b.Min.X; x < b.Max.X; x += 89 {
+			if img.At(x, y) != want.Pixels.At(x, y) {
+				t.Fatalf("pixel (%d,%d) differs", x, y)
+			}
+		}
+	}
+	if _, err := BLIP2Eval(img, 224, CLIPMean(), CLIPStd()); err != nil {
+		t.Errorf("BLIP2Eval on a DICOM image: %v", err)
+	}
+	if _, err := (Limits{MaxPixels: 1000}).Load(path); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("pixel limit on DICOM: %v", err)
+	}
+	var warnings []string
+	l := Limits{Warn: func(msg string) { warnings = append(warnings, msg) }}
+	if _, err := l.Load("../dicom/testdata/multiframe_u16.dcm"); err != nil {
+		t.Fatal(err)
+	}
+	if len(warnings) == 0 || !strings.Contains(strings.Join(warnings, " "), "frame") {
+		t.Errorf("multi-frame file: warnings %q", warnings)
+	}
 }

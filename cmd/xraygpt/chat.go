@@ -50,6 +50,9 @@ func runChat(c *cli.Context) error {
 			return err
 		}
 		chat.SetImage(img)
+		for _, w := range img.Warnings {
+			fmt.Fprintf(errOut, "xraygpt: %s: %s\n", path, w)
+		}
 		fmt.Fprintf(errOut, "image: %s (%d soft tokens)\n", path, img.Rows)
 		return nil
 	}

@@ -107,6 +107,9 @@ func summarizeOne(c *cli.Context, chat *engine.Chat, path, prompt string, gen en
 	if err != nil {
 		return nil, err
 	}
+	for _, w := range img.Warnings {
+		fmt.Fprintf(os.Stderr, "xraygpt: %s: %s\n", path, w)
+	}
 	chat.SetImage(img)
 	var onText func(string)
 	if stream {
