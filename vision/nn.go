@@ -4,6 +4,7 @@ import (
 	"math"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"gonum.org/v1/gonum/blas"
 )
@@ -23,32 +24,22 @@ func linear(bl blas.Float32, y, x []float32, rows, in, out int, w, b []float32, 
 	if accumulate {
 		beta = 1
 	}
-	parts := 1
+	th := 1
 	if rows*in*out >= minSplitWork {
-		parts = effectiveThreads(threads)
+		th = effectiveThreads(threads)
 	}
 	switch {
-	case parts <= 1:
+	case th <= 1:
 		bl.Sgemm(blas.NoTrans, blas.Trans, rows, out, in, 1, x, in, w, in, beta, y, out)
-	case out >= parts*splitAlign: // split the output columns (weight rows)
-		chunk := (out/parts + splitAlign - 1) / splitAlign * splitAlign
-		parallelFor(parts, parts, func(lo, hi int) {
-			for p := lo; p < hi; p++ {
-				c0, c1 := p*chunk, min((p+1)*chunk, out)
-				if c0 < c1 {
-					bl.Sgemm(blas.NoTrans, blas.Trans, rows, c1-c0, in, 1, x, in, w[c0*in:], in, beta, y[c0:], out)
-				}
-			}
+	case out >= th*splitAlign: // split the output columns (weight rows) in blocks of splitAlign
+		blocks := (out + splitAlign - 1) / splitAlign
+		parallelFor(blocks, th, func(lo, hi int) {
+			c0, c1 := lo*splitAlign, min(hi*splitAlign, out)
+			bl.Sgemm(blas.NoTrans, blas.Trans, rows, c1-c0, in, 1, x, in, w[c0*in:], in, beta, y[c0:], out)
 		})
 	default: // narrow output: split the rows
-		chunk := (rows + parts - 1) / parts
-		parallelFor(parts, parts, func(lo, hi int) {
-			for p := lo; p < hi; p++ {
-				r0, r1 := p*chunk, min((p+1)*chunk, rows)
-				if r0 < r1 {
-					bl.Sgemm(blas.NoTrans, blas.Trans, r1-r0, out, in, 1, x[r0*in:], in, w, in, beta, y[r0*out:], out)
-				}
-			}
+		parallelFor(rows, th, func(r0, r1 int) {
+			bl.Sgemm(blas.NoTrans, blas.Trans, r1-r0, out, in, 1, x[r0*in:], in, w, in, beta, y[r0*out:], out)
 		})
 	}
 	if b != nil {
@@ -212,8 +203,10 @@ func attendHead(bl blas.Float32, a attnArgs, h int, s []float32) {
 	bl.Sgemm(blas.NoTrans, blas.NoTrans, a.nq, a.hd, a.nk, 1, s, a.nk, a.v[off:], a.ldv, 0, a.o[off:], a.ldo)
 }
 
-// parallelFor splits [0,n) into at most threads contiguous chunks and runs
-// fn on each in its own goroutine (inline when one chunk suffices).
+// parallelFor runs fn over [0,n) split into contiguous pieces, on at most
+// threads goroutines (inline when one suffices). There are a few pieces per
+// goroutine, handed out as goroutines finish, so a goroutine that the OS
+// descheduled does not hold the others back.
 func parallelFor(n, threads int, fn func(lo, hi int)) {
 	threads = effectiveThreads(threads)
 	if threads > n {
@@ -223,18 +216,27 @@ func parallelFor(n, threads int, fn func(lo, hi int)) {
 		fn(0, n)
 		return
 	}
+	pieces := min(n, threads*piecesPerThread)
+	var next atomic.Int64
 	var wg sync.WaitGroup
-	chunk := (n + threads - 1) / threads
-	for lo := 0; lo < n; lo += chunk {
-		hi := min(lo+chunk, n)
+	for g := 0; g < threads; g++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			fn(lo, hi)
+			for {
+				p := int(next.Add(1) - 1)
+				if p >= pieces {
+					return
+				}
+				fn(p*n/pieces, (p+1)*n/pieces)
+			}
 		}()
 	}
 	wg.Wait()
 }
+
+// piecesPerThread is how finely parallelFor and linear split work.
+const piecesPerThread = 4
 
 // addRows adds src into dst element-wise.
 func addRows(dst, src []float32) {
