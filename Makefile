@@ -37,15 +37,35 @@ export CGO_CXXFLAGS := -O3 $(ARCH_FLAGS)
 
 BIN := bin/xraygpt
 
-.PHONY: all build test env clean
+# On Linux with CMake and glslc (build/install-deps.sh installs them), the
+# tests also build the Vulkan plugin and run the GPU-backend tests on Mesa's
+# lavapipe, a CPU Vulkan driver that ggml lists with GGML_VK_VISIBLE_DEVICES=0.
+TEST_PLUGINS := $(shell [ "$$(uname -s)" = Linux ] && command -v cmake >/dev/null 2>&1 && command -v glslc >/dev/null 2>&1 && echo vulkan)
+
+# The demo: the bundled X-ray with the configured real weights, or else the
+# toy demo model (see demo/README.md).
+DEMO_IMAGE ?= demo/example-xray.png
+DEMO_MODEL ?= demo/radllama-demo-q8_0.gguf
+DEMO_VISION ?= demo/xraygpt-demo-vision.gguf
+
+.PHONY: all build test demo env clean
 all: build
 
 build:
 	$(GO) build -o $(BIN) ./cmd/xraygpt
 
-test:
+test: $(TEST_PLUGINS)
 	$(GO) vet ./...
-	$(GO) test ./...
+	GGML_VK_VISIBLE_DEVICES=0 $(GO) test -timeout 40m ./...
+
+demo: build
+	@if [ -n "$$XRAYGPT_MODEL$$XRAYGPT_MODEL_DIR" ] || [ -f "$${XDG_CONFIG_HOME:-$$HOME/.config}/xraygpt/config.json" ]; then \
+		echo "make demo: using the configured weights" >&2; \
+		$(BIN) summarize $(DEMO_IMAGE); \
+	else \
+		echo "make demo: no real weights configured, so this is the toy demo model: report-like text, NOT a diagnosis (see demo/README.md)" >&2; \
+		$(BIN) summarize -m $(DEMO_MODEL) --vision $(DEMO_VISION) --seed 1 $(DEMO_IMAGE); \
+	fi
 
 env:
 	@echo 'export CGO_ENABLED=1'
