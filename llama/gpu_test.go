@@ -160,14 +160,16 @@ func TestGPUMatchesCPU(t *testing.T) {
 
 // gpuTolerance bounds max|gpu-cpu| / max|cpu| over the logits of a run. GPU
 // kernels sum in other orders than the CPU's and may round intermediate
-// results to F16 (ggml's CUDA and Vulkan matrix kernels do for F16 weights),
-// so they agree with the CPU only approximately; soft tokens against token
-// ids on the same device take the same kernels and agree much more closely.
+// results to F16 (ggml's Vulkan kernels do on devices with F16 support, as
+// lavapipe has), so they agree with the CPU only approximately. Measured on
+// lavapipe: 6.3e-4 (F32 weights) and 3.8e-3 (F16); a broken kernel is off
+// by order 1. Soft tokens against token ids on the same device take the same
+// kernels and agree exactly there (0).
 func gpuTolerance(typ gguf.Type) (vsCPU, soft float64) {
 	if typ == gguf.TypeF16 {
 		return 2e-2, 1e-4
 	}
-	return 2e-3, 1e-4
+	return 5e-3, 1e-4
 }
 
 // gpuRun holds what one model computes on one device.
