@@ -108,6 +108,10 @@ func gpuPluginDir() string {
 	return filepath.Join("..", "lib")
 }
 
+// gpuRequireEnv, when set (CI sets XRAYGPT_TEST_REQUIRE_GPU=1 after make
+// vulkan), makes TestGPUMatchesCPU fail where it would skip.
+const gpuRequireEnv = "XRAYGPT_TEST_REQUIRE_GPU"
+
 // gpuChildEnv carries the plugin folder to the child process that runs
 // TestGPUChild.
 const gpuChildEnv = "XRAYGPT_TEST_GPU_CHILD"
@@ -119,7 +123,8 @@ const gpuChildEnv = "XRAYGPT_TEST_GPU_CHILD"
 // embeddings) give the same logits as their token ids on the GPU too.
 //
 // It needs a plugin: make vulkan (or make cuda) first, or point
-// XRAYGPT_LIB_DIR at a folder of plugins; without one it skips. On machines
+// XRAYGPT_LIB_DIR at a folder of plugins; without one it skips (fails with
+// XRAYGPT_TEST_REQUIRE_GPU=1). On machines
 // without a GPU, Mesa's lavapipe (Debian: mesa-vulkan-drivers) is a Vulkan
 // device that runs on the CPU; ggml hides such devices unless
 // GGML_VK_VISIBLE_DEVICES=0 is set:
@@ -133,8 +138,12 @@ const gpuChildEnv = "XRAYGPT_TEST_GPU_CHILD"
 func TestGPUMatchesCPU(t *testing.T) {
 	dir := gpuPluginDir()
 	plugins := llama.BackendPlugins(dir)
+	skip := t.Skipf
+	if os.Getenv(gpuRequireEnv) != "" {
+		skip = t.Fatalf // CI: a skipped GPU test is a failure
+	}
 	if len(plugins) == 0 {
-		t.Skipf("no ggml backend plugin in %s: run make vulkan (or make cuda), or set %s", dir, llama.LibDirEnv)
+		skip("no ggml backend plugin in %s: run make vulkan (or make cuda), or set %s", dir, llama.LibDirEnv)
 	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -152,7 +161,7 @@ func TestGPUMatchesCPU(t *testing.T) {
 	case err != nil:
 		t.Fatalf("child test failed: %v", err)
 	case bytes.Contains(out, []byte("--- SKIP: TestGPUChild")):
-		t.Skip("child test skipped (see its output above)")
+		skip("child test skipped (see its output above)")
 	case !bytes.Contains(out, []byte("--- PASS: TestGPUChild")):
 		t.Fatal("child test did not report PASS")
 	}
