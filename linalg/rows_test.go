@@ -243,13 +243,49 @@ func TestSoftmax(t *testing.T) {
 		}
 		x[3*cols+j] = float32(math.Inf(-1))
 	}
-	y := append([]float32(nil), x...)
-	Softmax(y, cols)
+	for _, simd := range simdPaths(t) {
+		y := append([]float32(nil), x...)
+		for i := range rows {
+			softmaxRow(y[i*cols:(i+1)*cols], simd)
+		}
+		checkSoftmax(t, simd, x, y, rows, cols)
+	}
+	// Rows with NaN or +Inf become NaN on every path, as in PyTorch.
+	for _, simd := range simdPaths(t) {
+		for _, bad := range []float32{float32(math.NaN()), float32(math.Inf(1))} {
+			for _, at := range []int{0, 5, 20} {
+				row := randSlice(r, 21)
+				row[at] = bad
+				softmaxRow(row, simd)
+				for j, v := range row {
+					if v == v {
+						t.Fatalf("simd=%v: %g at %d: y[%d] = %g, want NaN", simd, bad, at, j, v)
+					}
+				}
+			}
+		}
+	}
+	// Softmax is softmaxRow on the default path.
+	got, want := append([]float32(nil), x...), append([]float32(nil), x...)
+	Softmax(got, cols)
+	for i := range rows {
+		softmaxRow(want[i*cols:(i+1)*cols], hasAVX2FMA)
+	}
+	for i := range got {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+			t.Fatalf("Softmax[%d] = %g, softmaxRow %g", i, got[i], want[i])
+		}
+	}
+}
+
+// checkSoftmax compares rows of y = softmax(x) with a float64 reference.
+func checkSoftmax(t *testing.T, simd bool, x, y []float32, rows, cols int) {
+	t.Helper()
 	for i := range rows {
 		if i == 3 {
 			for j := range cols {
 				if v := y[3*cols+j]; v == v {
-					t.Fatalf("fully masked row: y[%d] = %g, want NaN", j, v)
+					t.Fatalf("simd=%v: fully masked row: y[%d] = %g, want NaN", simd, j, v)
 				}
 			}
 			continue
@@ -269,27 +305,61 @@ func TestSoftmax(t *testing.T) {
 			got := float64(y[i*cols+j])
 			total += got
 			if d := math.Abs(got - want); d > 4e-7*want+1e-12 {
-				t.Fatalf("row %d: y[%d] = %g, want %g", i, j, got, want)
+				t.Fatalf("simd=%v: row %d: y[%d] = %g, want %g", simd, i, j, got, want)
 			}
 		}
 		if math.Abs(total-1) > 1e-5 {
-			t.Errorf("row %d sums to %g", i, total)
+			t.Errorf("simd=%v: row %d sums to %g", simd, i, total)
 		}
 	}
 }
 
-// TestGELU checks GELU against x·(1+erf(x/√2))/2 in float64.
+// simdPaths lists the implementations to test: pure Go always, the AVX2
+// kernels where this CPU has them.
+func simdPaths(t *testing.T) []bool {
+	if !hasAVX2FMA {
+		t.Log("no AVX2+FMA here: testing the pure-Go path only")
+		return []bool{false}
+	}
+	return []bool{false, true}
+}
+
+// TestGELU checks both GELU paths against x·(1+erf(x/√2))/2 in float64, on
+// lengths that leave a tail for the scalar loop, and NaN/Inf.
 func TestGELU(t *testing.T) {
 	var xs []float32
 	for x := float32(-12); x <= 12; x += 1.0 / 256 {
 		xs = append(xs, x)
 	}
-	y := append([]float32(nil), xs...)
-	GELU(y)
-	for i, x := range xs {
-		want := 0.5 * float64(x) * (1 + math.Erf(float64(x)/math.Sqrt2))
-		if d := math.Abs(float64(y[i]) - want); d > 2*ulp32(float32(want))+1e-7*math.Abs(float64(x)) {
-			t.Fatalf("GELU(%g) = %g, want %g", x, y[i], want)
+	xs = append(xs, float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), 0, float32(math.Copysign(0, -1)), 1e-30, 3)
+	for _, simd := range simdPaths(t) {
+		y := append([]float32(nil), xs...)
+		if simd {
+			GELU(y)
+		} else {
+			geluGeneric(y)
+		}
+		for i, x := range xs {
+			want := 0.5 * float64(x) * (1 + math.Erf(float64(x)/math.Sqrt2))
+			switch {
+			case math.IsInf(float64(x), 1):
+				want = float64(x)
+			case math.IsInf(float64(x), -1):
+				want = math.NaN() // -Inf·0, as PyTorch
+			case x <= -4*math.Sqrt2:
+				if y[i] != 0 {
+					t.Errorf("simd=%v: GELU(%g) = %g, want 0 (erf saturated, as PyTorch)", simd, x, y[i])
+				}
+			}
+			if math.IsNaN(want) {
+				if y[i] == y[i] {
+					t.Errorf("simd=%v: GELU(%g) = %g, want NaN", simd, x, y[i])
+				}
+				continue
+			}
+			if d := math.Abs(float64(y[i]) - want); float64(y[i]) != want && (d > 2*ulp32(float32(want))+1e-7*math.Abs(float64(x)) || d != d) {
+				t.Fatalf("simd=%v: GELU(%g) = %g, want %g", simd, x, y[i], want)
+			}
 		}
 	}
 }

@@ -1,0 +1,26 @@
+//go:build amd64 && !purego
+
+package linalg
+
+import "golang.org/x/sys/cpu"
+
+// hasAVX2FMA reports whether the AVX2+FMA kernels in simd_amd64.s can run.
+var hasAVX2FMA = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+// geluAVX2 applies GELU in place to len(x)/4*4 elements of x, 4 at a time,
+// evaluating erf's rational approximation in float64 with FMA.
+//
+//go:noescape
+func geluAVX2(x []float32, c *[4]float64)
+
+// expShiftSumAVX2 replaces len(x)/8*8 elements of x by exp(x - m), flushing
+// results below 2^-126 to zero, and returns their sum. m must be finite.
+//
+//go:noescape
+func expShiftSumAVX2(x []float32, m float32, c *[8]float32) float32
+
+// maxAVX2 stores the lane-wise maximum of the first len(x)/8*8 elements of x
+// (at least 8) in out. A NaN may be dropped.
+//
+//go:noescape
+func maxAVX2(x []float32, out *[8]float32)

@@ -1,0 +1,123 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// Vector kernels for rows.go. Constants come pre-broadcast (8 lanes each)
+// from tables built in simd.go; offsets below are 32 bytes per row.
+
+// func geluAVX2(x []float32, c *[4]float64)
+// Four lanes at a time in float64, so the result matches the pure-Go path.
+TEXT ·geluAVX2(SB), NOSPLIT, $0-32
+	MOVQ x_base+0(FP), DI
+	MOVQ x_len+8(FP), CX
+	MOVQ c+24(FP), SI
+	SHRQ $2, CX
+	JZ   gelu_done
+
+gelu_loop:
+	VCVTPS2PD   (DI), Y0         // 4 floats to float64
+	VMULPD      0(SI), Y0, Y1    // t = x/√2
+	VCMPPD      $13, 32(SI), Y1, Y6 // t >= 4: erf is 1
+	VCMPPD      $2, 64(SI), Y1, Y7  // t <= -4: erf is -1
+	VMINPD      32(SI), Y1, Y1   // t = min(t, 4)
+	VMAXPD      64(SI), Y1, Y1   // t = max(t, -4)
+	VMULPD      Y1, Y1, Y2       // z = t²
+	VMOVUPD     160(SI), Y3      // p = P6
+	VFMADD213PD 192(SI), Y2, Y3  // p = p·z + P5
+	VFMADD213PD 224(SI), Y2, Y3  // P4
+	VFMADD213PD 256(SI), Y2, Y3  // P3
+	VFMADD213PD 288(SI), Y2, Y3  // P2
+	VFMADD213PD 320(SI), Y2, Y3  // P1
+	VFMADD213PD 352(SI), Y2, Y3  // P0
+	VMOVUPD     384(SI), Y4      // q = Q5
+	VFMADD213PD 416(SI), Y2, Y4  // q = q·z + Q4
+	VFMADD213PD 448(SI), Y2, Y4  // Q3
+	VFMADD213PD 480(SI), Y2, Y4  // Q2
+	VFMADD213PD 512(SI), Y2, Y4  // Q1
+	VFMADD213PD 128(SI), Y2, Y4  // 1
+	VMULPD      Y1, Y3, Y3       // p·t
+	VDIVPD      Y4, Y3, Y3       // erf = p·t/q
+	VBLENDVPD   Y6, 128(SI), Y3, Y3 // 1 where t >= 4
+	VBLENDVPD   Y7, 544(SI), Y3, Y3 // -1 where t <= -4
+	VMULPD      96(SI), Y0, Y5   // h = x/2
+	VFMADD213PD Y5, Y5, Y3       // y = erf·h + h
+	VCVTPD2PSY  Y3, X3           // back to float32
+	VMOVUPS     X3, (DI)
+	ADDQ        $16, DI
+	DECQ        CX
+	JNZ         gelu_loop
+
+gelu_done:
+	VZEROUPPER
+	RET
+
+// func expShiftSumAVX2(x []float32, m float32, c *[8]float32) float32
+TEXT ·expShiftSumAVX2(SB), NOSPLIT, $0-44
+	MOVQ         x_base+0(FP), DI
+	MOVQ         x_len+8(FP), CX
+	VBROADCASTSS m+24(FP), Y8
+	MOVQ         c+32(FP), SI
+	VXORPS       Y7, Y7, Y7      // sum
+	VMOVUPS      0(SI), Y9       // underflow threshold
+	SHRQ         $3, CX
+	JZ           exp_done
+
+exp_loop:
+	VMOVUPS      (DI), Y0
+	VSUBPS       Y8, Y0, Y0      // d = x - m
+	VCMPPS       $1, Y9, Y0, Y6  // underflow mask: d < -87.33 (false for NaN)
+	VMAXPS       Y0, Y9, Y0      // d = max(-87.33, d), NaN kept
+	VMULPS       32(SI), Y0, Y1  // d·log2(e)
+	VROUNDPS     $0, Y1, Y1      // n = round to nearest
+	VFNMADD231PS 64(SI), Y1, Y0  // r = d - n·ln2hi
+	VFNMADD231PS 96(SI), Y1, Y0  // r -= n·ln2lo
+	VMOVUPS      128(SI), Y2     // p = 1/7!
+	VFMADD213PS  160(SI), Y0, Y2 // p = p·r + 1/6!
+	VFMADD213PS  192(SI), Y0, Y2 // 1/5!
+	VFMADD213PS  224(SI), Y0, Y2 // 1/4!
+	VFMADD213PS  256(SI), Y0, Y2 // 1/3!
+	VFMADD213PS  288(SI), Y0, Y2 // 1/2
+	VFMADD213PS  320(SI), Y0, Y2 // 1
+	VFMADD213PS  320(SI), Y0, Y2 // 1
+	VCVTPS2DQ    Y1, Y1          // n as int32
+	VPADDD       352(SI), Y1, Y1 // + 127
+	VPSLLD       $23, Y1, Y1     // 2^n
+	VMULPS       Y1, Y2, Y2      // e = p·2^n
+	VANDNPS      Y2, Y6, Y2      // 0 where d underflowed
+	VMOVUPS      Y2, (DI)
+	VADDPS       Y2, Y7, Y7
+	ADDQ         $32, DI
+	DECQ         CX
+	JNZ          exp_loop
+
+exp_done:
+	VEXTRACTF128 $1, Y7, X1
+	VADDPS       X1, X7, X7
+	VHADDPS      X7, X7, X7
+	VHADDPS      X7, X7, X7
+	VZEROUPPER
+	MOVSS        X7, ret+40(FP)
+	RET
+
+// func maxAVX2(x []float32, out *[8]float32)
+// Lane-wise maximum of len(x)/8*8 >= 8 elements; NaN may be dropped.
+TEXT ·maxAVX2(SB), NOSPLIT, $0-32
+	MOVQ    x_base+0(FP), DI
+	MOVQ    x_len+8(FP), CX
+	MOVQ    out+24(FP), SI
+	SHRQ    $3, CX
+	VMOVUPS (DI), Y0
+	ADDQ    $32, DI
+	DECQ    CX
+	JZ      max_done
+
+max_loop:
+	VMAXPS (DI), Y0, Y0
+	ADDQ   $32, DI
+	DECQ   CX
+	JNZ    max_loop
+
+max_done:
+	VMOVUPS Y0, (SI)
+	VZEROUPPER
+	RET

@@ -1,0 +1,14 @@
+//go:build !amd64 || purego
+
+package linalg
+
+// hasAVX2FMA is false: there are no vector kernels for this architecture.
+const hasAVX2FMA = false
+
+func geluAVX2(x []float32, c *[4]float64) { panic("linalg: no AVX2 kernels") }
+
+func expShiftSumAVX2(x []float32, m float32, c *[8]float32) float32 {
+	panic("linalg: no AVX2 kernels")
+}
+
+func maxAVX2(x []float32, out *[8]float32) { panic("linalg: no AVX2 kernels") }
