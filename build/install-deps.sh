@@ -14,7 +14,7 @@ Linux)
 		echo "install-deps: no apt-get here; install a C/C++ compiler, make, cmake, OpenBLAS, glslc and the Vulkan headers yourself" >&2
 		exit 0
 	fi
-	pkgs=(build-essential pkg-config libopenblas0-pthread cmake glslc libvulkan-dev mesa-vulkan-drivers)
+	pkgs=(build-essential pkg-config libopenblas0-pthread cmake ninja-build glslc libvulkan-dev mesa-vulkan-drivers)
 	missing=()
 	for p in "${pkgs[@]}"; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
