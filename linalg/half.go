@@ -57,10 +57,16 @@ func Float32To16(f float32) uint16 {
 	return sign // underflow to ±0
 }
 
-// F16ToF32 converts half-precision values to float32: dst[i] = src[i]. It
-// panics if dst is shorter than src.
+// F16ToF32 converts half-precision values to float32: dst[i] = src[i],
+// exactly (with F16C on amd64, which also quiets signalling NaNs). It panics
+// if dst is shorter than src.
 func F16ToF32(dst []float32, src []uint16) {
 	dst = dst[:len(src)]
+	if hasF16C && len(src) >= 8 {
+		n := len(src) &^ 7
+		f16ToF32F16C(dst[:n], src[:n])
+		dst, src = dst[n:], src[n:]
+	}
 	for i, h := range src {
 		dst[i] = Float16To32(h)
 	}
@@ -91,6 +97,11 @@ func Float32ToBF16(f float32) uint16 {
 // BF16ToF32 converts bfloat16 values to float32. It panics if dst is shorter than src.
 func BF16ToF32(dst []float32, src []uint16) {
 	dst = dst[:len(src)]
+	if hasAVX2FMA && len(src) >= 8 {
+		n := len(src) &^ 7
+		bf16ToF32AVX2(dst[:n], src[:n])
+		dst, src = dst[n:], src[n:]
+	}
 	for i, h := range src {
 		dst[i] = math.Float32frombits(uint32(h) << 16)
 	}

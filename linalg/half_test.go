@@ -44,6 +44,20 @@ func TestFloat16To32Exhaustive(t *testing.T) {
 	if dst[0] != 1 || dst[1] != -2 || dst[2] != 65504 {
 		t.Errorf("F16ToF32 = %v", dst)
 	}
+	// The slice conversion (vector kernel plus scalar tail) on every pattern.
+	t.Logf("F16C kernel: %v", hasF16C)
+	all := make([]uint16, 1<<16+5) // not a multiple of 8: exercises the tail
+	for i := range all {
+		all[i] = uint16(i * 40503) // a permutation of all 16-bit patterns, then 5 more
+	}
+	got := make([]float32, len(all))
+	F16ToF32(got, all)
+	for i, h := range all {
+		want := Float16To32(h)
+		if math.Float32bits(got[i]) != math.Float32bits(want) && !(got[i] != got[i] && want != want) {
+			t.Fatalf("F16ToF32(%#04x) = %#08x, want %#08x", h, math.Float32bits(got[i]), math.Float32bits(want))
+		}
+	}
 }
 
 // halfValues lists the non-negative finite halves in increasing order, then
@@ -159,9 +173,15 @@ func TestBFloat16(t *testing.T) {
 			t.Fatalf("BFloat16To32(%#04x) = %#08x", got, math.Float32bits(w))
 		}
 	}
-	dst := make([]float32, 2)
-	BF16ToF32(dst, []uint16{0x3f80, 0xc040})
-	if dst[0] != 1 || dst[1] != -3 {
-		t.Errorf("BF16ToF32 = %v", dst)
+	src := make([]uint16, 1<<16+3)
+	for i := range src {
+		src[i] = uint16(i)
+	}
+	dst := make([]float32, len(src))
+	BF16ToF32(dst, src)
+	for i, h := range src {
+		if math.Float32bits(dst[i]) != uint32(h)<<16 {
+			t.Fatalf("BF16ToF32(%#04x) = %#08x", h, math.Float32bits(dst[i]))
+		}
 	}
 }

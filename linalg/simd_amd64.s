@@ -121,3 +121,57 @@ max_done:
 	VMOVUPS Y0, (SI)
 	VZEROUPPER
 	RET
+
+// func f16ToF32F16C(dst []float32, src []uint16)
+// Converts len(src)/8*8 halves with F16C; len(dst) >= len(src).
+TEXT ·f16ToF32F16C(SB), NOSPLIT, $0-48
+	MOVQ dst_base+0(FP), DI
+	MOVQ src_base+24(FP), SI
+	MOVQ src_len+32(FP), CX
+	SHRQ $3, CX
+	JZ   f16_done
+
+f16_loop:
+	VCVTPH2PS (SI), Y0
+	VMOVUPS   Y0, (DI)
+	ADDQ      $16, SI
+	ADDQ      $32, DI
+	DECQ      CX
+	JNZ       f16_loop
+
+f16_done:
+	VZEROUPPER
+	RET
+
+// func bf16ToF32AVX2(dst []float32, src []uint16)
+// Widens len(src)/8*8 bfloat16 values; len(dst) >= len(src).
+TEXT ·bf16ToF32AVX2(SB), NOSPLIT, $0-48
+	MOVQ dst_base+0(FP), DI
+	MOVQ src_base+24(FP), SI
+	MOVQ src_len+32(FP), CX
+	SHRQ $3, CX
+	JZ   bf16_done
+
+bf16_loop:
+	VPMOVZXWD (SI), Y0
+	VPSLLD    $16, Y0, Y0
+	VMOVUPS   Y0, (DI)
+	ADDQ      $16, SI
+	ADDQ      $32, DI
+	DECQ      CX
+	JNZ       bf16_loop
+
+bf16_done:
+	VZEROUPPER
+	RET
+
+// func cpuHasF16C() bool
+// CPUID leaf 1, ECX bit 29.
+TEXT ·cpuHasF16C(SB), NOSPLIT, $0-1
+	MOVL  $1, AX
+	XORL  CX, CX
+	CPUID
+	SHRL  $29, CX
+	ANDL  $1, CX
+	MOVB  CX, ret+0(FP)
+	RET
