@@ -29,40 +29,58 @@ func LayerNorm(dst, src []float32, cols int, weight, bias []float32, eps float32
 		panic(fmt.Sprintf("linalg: LayerNorm: dst %d, src %d, weight %d, bias %d for rows of %d", len(dst), len(src), len(weight), len(bias), cols))
 	}
 	for i := range rows {
-		x := src[i*cols : (i+1)*cols]
-		y := dst[i*cols : (i+1)*cols]
-		var sum float64
-		for _, v := range x {
-			sum += float64(v)
+		layerNormRow(dst[i*cols:(i+1)*cols], src[i*cols:(i+1)*cols], weight, bias, eps, hasAVX2FMA)
+	}
+}
+
+// layerNormRow is LayerNorm of one row, with the AVX2 kernels when simd is
+// set and the row has both weight and bias.
+func layerNormRow(y, x, weight, bias []float32, eps float32, simd bool) {
+	simd = simd && len(x) >= 8 && weight != nil && bias != nil
+	var sum float64
+	tail := x
+	if simd {
+		sum = sumAVX2(x)
+		tail = x[len(x)&^7:]
+	}
+	for _, v := range tail {
+		sum += float64(v)
+	}
+	mean := sum / float64(len(x))
+	var ss float64
+	if simd {
+		ss = sumSqDevAVX2(x, mean)
+	}
+	for _, v := range tail {
+		d := float64(v) - mean
+		ss += d * d
+	}
+	rstd := 1 / math.Sqrt(ss/float64(len(x))+float64(eps))
+	if simd {
+		n := len(x) &^ 3
+		normAffineAVX2(y, x, weight, bias, mean, rstd)
+		x, y, weight, bias = x[n:], y[n:], weight[n:], bias[n:]
+	}
+	// Centre and scale in float64: a row far from zero mean keeps its
+	// precision (PyTorch loses up to ulp(mean)/std here).
+	for j, v := range x {
+		y[j] = float32((float64(v) - mean) * rstd)
+	}
+	switch {
+	case weight != nil && bias != nil:
+		w, b := weight[:len(y)], bias[:len(y)]
+		for j, v := range y {
+			y[j] = v*w[j] + b[j]
 		}
-		mean := sum / float64(cols)
-		var ss float64
-		for _, v := range x {
-			d := float64(v) - mean
-			ss += d * d
+	case weight != nil:
+		w := weight[:len(y)]
+		for j, v := range y {
+			y[j] = v * w[j]
 		}
-		rstd := 1 / math.Sqrt(ss/float64(cols)+float64(eps))
-		// Centre and scale in float64: a row far from zero mean keeps its
-		// precision (PyTorch loses up to ulp(mean)/std here).
-		for j, v := range x {
-			y[j] = float32((float64(v) - mean) * rstd)
-		}
-		switch {
-		case weight != nil && bias != nil:
-			w, b := weight[:len(y)], bias[:len(y)]
-			for j, v := range y {
-				y[j] = v*w[j] + b[j]
-			}
-		case weight != nil:
-			w := weight[:len(y)]
-			for j, v := range y {
-				y[j] = v * w[j]
-			}
-		case bias != nil:
-			b := bias[:len(y)]
-			for j, v := range y {
-				y[j] = v + b[j]
-			}
+	case bias != nil:
+		b := bias[:len(y)]
+		for j, v := range y {
+			y[j] = v + b[j]
 		}
 	}
 }

@@ -191,40 +191,58 @@ func refLayerNorm(x []float32, cols int, w, b []float32, eps float64) []float64 
 	return y
 }
 
-// TestLayerNorm checks every weight/bias combination, in place and not,
-// against a float64 reference, including rows with a large mean.
+// TestLayerNorm checks every weight/bias combination, in place and not, on
+// both paths and on widths that leave tails for the scalar loops, against a
+// float64 reference, including rows with a large mean.
 func TestLayerNorm(t *testing.T) {
 	r := rand.New(rand.NewPCG(10, 11))
-	const rows, cols = 7, 1408
-	x := randSlice(r, rows*cols)
-	for j := range cols {
-		x[3*cols+j] += 500 // large common offset
-	}
-	w, b := randSlice(r, cols), randSlice(r, cols)
-	for _, aff := range [][2][]float32{{w, b}, {w, nil}, {nil, b}, {nil, nil}} {
-		want := refLayerNorm(x, cols, aff[0], aff[1], 1e-6)
-		got := make([]float32, len(x))
-		LayerNorm(got, x, cols, aff[0], aff[1], 1e-6)
-		inPlace := append([]float32(nil), x...)
-		LayerNorm(inPlace, inPlace, cols, aff[0], aff[1], 1e-6)
-		for i := range want {
-			if d := math.Abs(float64(got[i]) - want[i]); d > 1e-5*(1+math.Abs(want[i])) {
-				t.Fatalf("weight %v bias %v: y[%d] = %g, want %g", aff[0] != nil, aff[1] != nil, i, got[i], want[i])
-			}
-			if inPlace[i] != got[i] {
-				t.Fatalf("in place y[%d] = %g, out of place %g", i, inPlace[i], got[i])
+	for _, cols := range []int{1408, 37, 13, 8, 3} {
+		const rows = 7
+		x := randSlice(r, rows*cols)
+		for j := range cols {
+			x[3*cols+j] += 500 // large common offset
+		}
+		w, b := randSlice(r, cols), randSlice(r, cols)
+		for _, simd := range simdPaths(t) {
+			for _, aff := range [][2][]float32{{w, b}, {w, nil}, {nil, b}, {nil, nil}} {
+				want := refLayerNorm(x, cols, aff[0], aff[1], 1e-6)
+				got := make([]float32, len(x))
+				inPlace := append([]float32(nil), x...)
+				for i := range rows {
+					layerNormRow(got[i*cols:(i+1)*cols], x[i*cols:(i+1)*cols], aff[0], aff[1], 1e-6, simd)
+					layerNormRow(inPlace[i*cols:(i+1)*cols], inPlace[i*cols:(i+1)*cols], aff[0], aff[1], 1e-6, simd)
+				}
+				for i := range want {
+					if d := math.Abs(float64(got[i]) - want[i]); d > 1e-6*(1+math.Abs(want[i])) {
+						t.Fatalf("cols %d simd=%v weight %v bias %v: y[%d] = %g, want %g", cols, simd, aff[0] != nil, aff[1] != nil, i, got[i], want[i])
+					}
+					if inPlace[i] != got[i] {
+						t.Fatalf("cols %d simd=%v: in place y[%d] = %g, out of place %g", cols, simd, i, inPlace[i], got[i])
+					}
+				}
 			}
 		}
-	}
-	// A constant row normalizes to the bias.
-	c := make([]float32, cols)
-	for j := range c {
-		c[j] = 3
-	}
-	LayerNorm(c, c, cols, w, b, 1e-6)
-	for j := range c {
-		if c[j] != b[j] {
-			t.Fatalf("constant row: y[%d] = %g, want bias %g", j, c[j], b[j])
+		// LayerNorm is layerNormRow on the default path.
+		got, want := make([]float32, len(x)), make([]float32, len(x))
+		LayerNorm(got, x, cols, w, b, 1e-5)
+		for i := range rows {
+			layerNormRow(want[i*cols:(i+1)*cols], x[i*cols:(i+1)*cols], w, b, 1e-5, hasAVX2FMA)
+		}
+		for i := range got {
+			if got[i] != want[i] {
+				t.Fatalf("cols %d: LayerNorm[%d] = %g, layerNormRow %g", cols, i, got[i], want[i])
+			}
+		}
+		// A constant row normalizes to the bias.
+		c := make([]float32, cols)
+		for j := range c {
+			c[j] = 3
+		}
+		LayerNorm(c, c, cols, w, b, 1e-6)
+		for j := range c {
+			if c[j] != b[j] {
+				t.Fatalf("cols %d: constant row: y[%d] = %g, want bias %g", cols, j, c[j], b[j])
+			}
 		}
 	}
 }

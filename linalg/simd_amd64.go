@@ -43,3 +43,20 @@ func f16ToF32F16C(dst []float32, src []uint16)
 //
 //go:noescape
 func bf16ToF32AVX2(dst []float32, src []uint16)
+
+// sumAVX2 returns the float64 sum of the first len(x)/8*8 elements of x.
+//
+//go:noescape
+func sumAVX2(x []float32) float64
+
+// sumSqDevAVX2 returns Σ(x-mean)² in float64 over the first len(x)/8*8
+// elements of x.
+//
+//go:noescape
+func sumSqDevAVX2(x []float32, mean float64) float64
+
+// normAffineAVX2 sets y = float32((x-mean)·rstd)·w + b over the first
+// len(x)/4*4 elements; y, w and b must be at least as long as x.
+//
+//go:noescape
+func normAffineAVX2(y, x, w, b []float32, mean, rstd float64)

@@ -175,3 +175,94 @@ TEXT ·cpuHasF16C(SB), NOSPLIT, $0-1
 	ANDL  $1, CX
 	MOVB  CX, ret+0(FP)
 	RET
+
+// func sumAVX2(x []float32) float64
+// Sum of the first len(x)/8*8 elements, accumulated in float64.
+TEXT ·sumAVX2(SB), NOSPLIT, $0-32
+	MOVQ   x_base+0(FP), DI
+	MOVQ   x_len+8(FP), CX
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	SHRQ   $3, CX
+	JZ     sum_done
+
+sum_loop:
+	VCVTPS2PD (DI), Y0
+	VCVTPS2PD 16(DI), Y1
+	VADDPD    Y0, Y2, Y2
+	VADDPD    Y1, Y3, Y3
+	ADDQ      $32, DI
+	DECQ      CX
+	JNZ       sum_loop
+
+sum_done:
+	VADDPD       Y3, Y2, Y2
+	VEXTRACTF128 $1, Y2, X1
+	VADDPD       X1, X2, X2
+	VHADDPD      X2, X2, X2
+	VZEROUPPER
+	MOVSD        X2, ret+24(FP)
+	RET
+
+// func sumSqDevAVX2(x []float32, mean float64) float64
+// Sum of (x-mean)² over the first len(x)/8*8 elements, in float64.
+TEXT ·sumSqDevAVX2(SB), NOSPLIT, $0-40
+	MOVQ         x_base+0(FP), DI
+	MOVQ         x_len+8(FP), CX
+	VBROADCASTSD mean+24(FP), Y8
+	VXORPD       Y2, Y2, Y2
+	VXORPD       Y3, Y3, Y3
+	SHRQ         $3, CX
+	JZ           ssd_done
+
+ssd_loop:
+	VCVTPS2PD   (DI), Y0
+	VCVTPS2PD   16(DI), Y1
+	VSUBPD      Y8, Y0, Y0
+	VSUBPD      Y8, Y1, Y1
+	VFMADD231PD Y0, Y0, Y2
+	VFMADD231PD Y1, Y1, Y3
+	ADDQ        $32, DI
+	DECQ        CX
+	JNZ         ssd_loop
+
+ssd_done:
+	VADDPD       Y3, Y2, Y2
+	VEXTRACTF128 $1, Y2, X1
+	VADDPD       X1, X2, X2
+	VHADDPD      X2, X2, X2
+	VZEROUPPER
+	MOVSD        X2, ret+32(FP)
+	RET
+
+// func normAffineAVX2(y, x, w, b []float32, mean, rstd float64)
+// y = float32((x-mean)·rstd)·w + b over the first len(x)/4*4 elements.
+TEXT ·normAffineAVX2(SB), NOSPLIT, $0-112
+	MOVQ         y_base+0(FP), DI
+	MOVQ         x_base+24(FP), SI
+	MOVQ         x_len+32(FP), CX
+	MOVQ         w_base+48(FP), R8
+	MOVQ         b_base+72(FP), R9
+	VBROADCASTSD mean+96(FP), Y8
+	VBROADCASTSD rstd+104(FP), Y9
+	SHRQ         $2, CX
+	JZ           norm_done
+
+norm_loop:
+	VCVTPS2PD  (SI), Y0
+	VSUBPD     Y8, Y0, Y0
+	VMULPD     Y9, Y0, Y0
+	VCVTPD2PSY Y0, X0
+	VMULPS     (R8), X0, X0
+	VADDPS     (R9), X0, X0
+	VMOVUPS    X0, (DI)
+	ADDQ       $16, SI
+	ADDQ       $16, DI
+	ADDQ       $16, R8
+	ADDQ       $16, R9
+	DECQ       CX
+	JNZ        norm_loop
+
+norm_done:
+	VZEROUPPER
+	RET

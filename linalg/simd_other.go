@@ -19,3 +19,9 @@ func maxAVX2(x []float32, out *[8]float32) { panic("linalg: no AVX2 kernels") }
 func f16ToF32F16C(dst []float32, src []uint16) { panic("linalg: no F16C kernels") }
 
 func bf16ToF32AVX2(dst []float32, src []uint16) { panic("linalg: no AVX2 kernels") }
+
+func sumAVX2(x []float32) float64 { panic("linalg: no AVX2 kernels") }
+
+func sumSqDevAVX2(x []float32, mean float64) float64 { panic("linalg: no AVX2 kernels") }
+
+func normAffineAVX2(y, x, w, b []float32, mean, rstd float64) { panic("linalg: no AVX2 kernels") }
