@@ -42,6 +42,11 @@
 // show the choice.
 //
 // The package also holds float32 helpers that are not BLAS but sit on the
-// same hot paths: LayerNorm, softmax and GELU over rows, half-precision
-// conversions and a fixed-worker parallel loop.
+// same hot paths: [LayerNorm], [Softmax] and [GELU] over rows, [Linear],
+// half-precision conversions ([F16ToF32], [BF16ToF32], ...) and a
+// fixed-worker parallel loop ([ParallelFor]). On amd64 with AVX2 and FMA
+// (and F16C) they run hand-written vector kernels (simd_amd64.s); elsewhere,
+// or built with the purego tag, the same functions run in plain Go. Both
+// paths are tested against the same references. The helpers run on the
+// calling goroutine; split rows with ParallelFor to use more cores.
 package linalg
