@@ -11,7 +11,7 @@ import (
 // native kernel saves. Sgemm always goes native.
 const (
 	minNativeLevel1 = 1 << 16 // vector length
-	minNativeGemv   = 1 << 19 // m*n
+	minNativeGemv   = 1 << 16 // m*n, for OpenBLAS's AVX2 and newer kernels
 )
 
 // The predicates below decide whether a call may go to native code. They
@@ -63,9 +63,9 @@ func sgemmNative(tA, tB blas.Transpose, m, n, k int, alpha float32, la, lda, lb,
 }
 
 // sgemvNative reports whether an Sgemv call with these arguments is valid,
-// large enough to be worth a native call, and fits 32-bit CBLAS integers.
-func sgemvNative(tA blas.Transpose, m, n int, alpha float32, la, lda, lx, incX, ly, incY int) bool {
-	if !validTrans(tA) || m <= 0 || n <= 0 || alpha == 0 || m*n < minNativeGemv || lda < n {
+// has at least minSize elements in A, and fits 32-bit CBLAS integers.
+func sgemvNative(tA blas.Transpose, m, n int, alpha float32, la, lda, lx, incX, ly, incY, minSize int) bool {
+	if !validTrans(tA) || m <= 0 || n <= 0 || alpha == 0 || m*n < minSize || lda < n {
 		return false
 	}
 	lenX, lenY := n, m

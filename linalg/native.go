@@ -55,6 +55,8 @@ type Library struct {
 	sdot  func(n int32, x []float32, incX int32, y []float32, incY int32) float32
 	sscal func(n int32, alpha float32, x []float32, incX int32)
 
+	gemvMin int // smallest m*n sent to cblas_sgemv
+
 	setThreads func(n int32) // nil when the library has no thread control
 	getThreads func() int32  // nil when the library has no thread control
 }
@@ -70,7 +72,7 @@ func Open(path string) (*Library, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load BLAS %s: %w", path, err)
 	}
-	lib := &Library{path: path}
+	lib := &Library{path: path, gemvMin: minNativeGemv}
 	for _, f := range []struct {
 		ptr  any
 		name string
@@ -116,6 +118,11 @@ func Open(path string) (*Library, error) {
 		lib.name = "accelerate"
 	} else {
 		lib.name = "cblas " + filepath.Base(path)
+	}
+	if lib.core == "Prescott" {
+		// OpenBLAS's fallback for CPUs it does not know: its SSE3 sgemv is
+		// slower than gonum's at every size measured (up to 768x768).
+		lib.gemvMin = math.MaxInt
 	}
 	if !optional(&lib.setThreads, "openblas_set_num_threads") || !optional(&lib.getThreads, "openblas_get_num_threads") {
 		lib.setThreads, lib.getThreads = nil, nil
@@ -213,9 +220,10 @@ func (l *Library) Sgemm(tA, tB blas.Transpose, m, n, k int, alpha float32, a []f
 }
 
 // Sgemv performs y = alpha * op(A) * x + beta * y for a row-major m×n A, as
-// gonum's Sgemv documents it; large products use the native cblas_sgemv.
+// gonum's Sgemv documents it; products with at least 65536 elements in A use
+// the native cblas_sgemv (never with OpenBLAS's Prescott kernels).
 func (l *Library) Sgemv(tA blas.Transpose, m, n int, alpha float32, a []float32, lda int, x []float32, incX int, beta float32, y []float32, incY int) {
-	if !sgemvNative(tA, m, n, alpha, len(a), lda, len(x), incX, len(y), incY) {
+	if !sgemvNative(tA, m, n, alpha, len(a), lda, len(x), incX, len(y), incY, l.gemvMin) {
 		l.Implementation.Sgemv(tA, m, n, alpha, a, lda, x, incX, beta, y, incY)
 		return
 	}
