@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
 )
 
 func chatCommand() *cli.Command {
@@ -60,12 +62,15 @@ func runChat(c *cli.Context) error {
 		return err
 	}
 	gen := generateOptions(c)
-	interactive := isTerminal(os.Stdin)
-	in := &lineReader{in: bufio.NewReader(os.Stdin)}
+	interactive := isTerminal(os.Stdin) && isTerminal(errOut)
+	var in interface {
+		read(<-chan os.Signal) (string, error)
+	} = &lineReader{in: bufio.NewReader(os.Stdin)}
+	if interactive {
+		fmt.Fprintln(errOut, "Ask about the image. /image PATH, /reset, /quit (or Ctrl-D).")
+		in = newTTYReader(os.Stdin, errOut, ">>> ")
+	}
 	for {
-		if interactive {
-			fmt.Fprint(errOut, ">>> ")
-		}
 		line, err := in.read(interrupts)
 		if errors.Is(err, errInterrupted) {
 			fmt.Fprintln(errOut, "\n(Ctrl-C stops an answer; type /quit or press Ctrl-D to leave)")
@@ -127,6 +132,57 @@ func runChat(c *cli.Context) error {
 }
 
 var errInterrupted = errors.New("interrupted")
+
+// ttyReader reads lines with editing and in-memory history
+// (golang.org/x/term), with the terminal in raw mode only while a line is
+// typed, so that Ctrl-C during an answer is a signal. x/term reports Ctrl-C
+// like Ctrl-D (io.EOF); the input is watched for it to tell them apart. Each
+// line gets a fresh x/term.Terminal (sharing the history), so an
+// interrupted line leaves no state behind.
+type ttyReader struct {
+	in      *os.File
+	out     io.Writer
+	prompt  string
+	history term.History
+	ctrlC   bool
+}
+
+func newTTYReader(in *os.File, out io.Writer, prompt string) *ttyReader {
+	return &ttyReader{in: in, out: out, prompt: prompt}
+}
+
+type readFunc func([]byte) (int, error)
+
+func (f readFunc) Read(p []byte) (int, error) { return f(p) }
+
+func (r *ttyReader) read(<-chan os.Signal) (string, error) {
+	t := term.NewTerminal(struct {
+		io.Reader
+		io.Writer
+	}{readFunc(func(p []byte) (int, error) {
+		n, err := r.in.Read(p)
+		if bytes.IndexByte(p[:n], 3) >= 0 {
+			r.ctrlC = true
+		}
+		return n, err
+	}), r.out}, r.prompt)
+	if r.history != nil {
+		t.History = r.history
+	}
+	r.history = t.History
+	fd := int(r.in.Fd())
+	old, err := term.MakeRaw(fd)
+	if err != nil {
+		return "", err
+	}
+	r.ctrlC = false
+	line, err := t.ReadLine()
+	term.Restore(fd, old)
+	if err == io.EOF && r.ctrlC {
+		return "", errInterrupted
+	}
+	return line, err
+}
 
 // lineReader reads stdin lines in a goroutine so that a Ctrl-C can
 // interrupt the wait; a line still being read is kept for the next call.

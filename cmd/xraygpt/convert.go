@@ -37,6 +37,9 @@ MedCLIP: xraygpt convert vision --medclip pytorch_model.bin [--proj proj.pth] -o
 					&cli.StringFlag{Name: "proj", Usage: "checkpoint holding llama_proj.weight/bias (XrayGPT's checkpoint)"},
 					&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Required: true, Usage: "output GGUF file"},
 					&cli.StringFlag{Name: "dtype", Value: "f16", Usage: "storage of the weight matrices: f16 or f32"},
+					&cli.IntFlag{Name: "eva-heads", Usage: "EVA attention heads, for non-standard models (default: width/88)"},
+					&cli.IntFlag{Name: "qformer-heads", Usage: "Q-Former attention heads, for non-standard models (default: width/64)"},
+					&cli.IntFlag{Name: "eva-blocks", Usage: "EVA blocks to use (default: all but the last, as XrayGPT)"},
 				},
 				Action: runConvertVision,
 			},
@@ -70,7 +73,12 @@ func runConvertLLM(c *cli.Context) error {
 }
 
 func runConvertVision(c *cli.Context) error {
-	opts := visconvert.Options{DType: visconvert.DType(c.String("dtype"))}
+	opts := visconvert.Options{
+		DType:        visconvert.DType(c.String("dtype")),
+		EVAHeads:     c.Int("eva-heads"),
+		QFormerHeads: c.Int("qformer-heads"),
+		EVABlocks:    c.Int("eva-blocks"),
+	}
 	if opts.DType != visconvert.F16 && opts.DType != visconvert.F32 {
 		return cli.Exit(fmt.Sprintf("convert vision: --dtype %q: want f16 or f32", c.String("dtype")), 2)
 	}
