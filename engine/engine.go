@@ -129,10 +129,9 @@ type Engine struct {
 	llm    *llama.Model
 	vis    *vision.Model
 	load   time.Duration
-	mu     sync.Mutex // guards cache
+	mu     sync.Mutex // guards cache and closed
 	cache  map[[32]byte]*Image
 	order  [][32]byte // cache keys, oldest first
-	visMu  sync.Mutex // one vision forward at a time (it reuses its buffers)
 	closed bool
 }
 
@@ -251,9 +250,9 @@ func (e *Engine) EncodeImage(ctx context.Context, img image.Image) (*Image, erro
 	return e.encode(ctx, img)
 }
 
+// encode runs the vision model, which serializes concurrent calls itself
+// (it reuses its activation buffers).
 func (e *Engine) encode(ctx context.Context, img image.Image) (*Image, error) {
-	e.visMu.Lock()
-	defer e.visMu.Unlock()
 	start := time.Now()
 	t, err := e.vis.EncodeImage(ctx, img)
 	if err != nil {
