@@ -413,6 +413,8 @@ func TestLLMBadFolders(t *testing.T) {
 			m["model.layers.2.mlp.up_proj.weight"] = m["model.layers.1.mlp.up_proj.weight"]
 		}), nil, "unexpected tensors for a 2-layer LLaMA: model.layers.2.mlp.up_proj.weight"},
 		{"bad config", writeFile(withWeights(copyFolder(t), nothing), "config.json", `{"architectures":`), nil, "config.json"},
+		{"legacy torch file", writeFile(copyFolder(t), "pytorch_model.bin", "\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19."),
+			nil, "not a PyTorch zip checkpoint"},
 		{"truncated weights", writeFile(copyFolder(t), "model.safetensors", "\x10\x00\x00\x00\x00\x00\x00\x00{}"), nil, "header length 16"},
 	}
 	for _, tt := range tests {
