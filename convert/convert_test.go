@@ -236,7 +236,7 @@ func TestLLMWeights(t *testing.T) {
 }
 
 // writeSafetensors writes tensors (sorted by name) as an F16 or F32 safetensors file.
-func writeSafetensors(t *testing.T, file string, ts map[string]hfTensor, dtype string) {
+func writeSafetensors(t testing.TB, file string, ts map[string]hfTensor, dtype string) {
 	t.Helper()
 	names := make([]string, 0, len(ts))
 	for k := range ts {
