@@ -113,6 +113,22 @@ func FromGGUF(f *gguf.File, opt Options) (*Model, error) {
 			src.copyAll = true
 		}
 	}
+	if src.copyAll {
+		specs, err := Tensors(cfg)
+		if err != nil {
+			return nil, err
+		}
+		n := 0
+		for _, s := range specs {
+			e := 1
+			for _, d := range s.Shape {
+				e *= d
+			}
+			n += e
+		}
+		src.arena = make([]float32, n)
+		adviseHugePages(src.arena)
+	}
 	m, err := build(cfg, src, opt)
 	if err != nil {
 		return nil, err
