@@ -23,7 +23,12 @@ var (
 	benchThreads = flag.Int("llama.threads", 0, "threads for the benchmarks (0: runtime.NumCPU())")
 	benchPrompt  = flag.Int("llama.prompt", 256, "prompt length of the benchmarks")
 	benchGen     = flag.Int("llama.gen", 64, "tokens generated per benchmark iteration")
+	bench7B      = flag.Bool("llama.7b", false, "benchmark a LLaMA-7B-shaped model of random Q4_K weights (a 3.7 GB file) instead")
 )
+
+// bench7BOptions has LLaMA-7B's shape (4096 wide, 32 layers, 32 heads, FFN
+// 11008) with random Q4_K weights written directly, no quantization pass.
+var bench7BOptions = llamatest.Options{NEmbd: 4096, NLayer: 32, NHead: 32, NFF: 11008, NCtx: 4096, Type: gguf.TypeQ4_K, Seed: 7}
 
 // benchModelOptions is a LLaMA-shaped model of about 200M parameters:
 // 1024 wide, 16 layers, 16 heads, FFN 2816 (the test vocabulary is small,
@@ -38,9 +43,15 @@ func benchModelPath(b *testing.B) string {
 	}
 	typ := strings.ToUpper(*benchType)
 	opts := benchModelOptions
+	if *bench7B {
+		opts, typ = bench7BOptions, "Q4_K"
+	}
 	base := filepath.Join(os.TempDir(), fmt.Sprintf("xraygpt-llama-bench-%dx%d-s%d", opts.NEmbd, opts.NLayer, opts.Seed))
 	f16 := base + "-F16.gguf"
 	need := uint64(llamatest.Params(opts)) * 4 // F16 file plus a quantized copy
+	if typ == "Q4_K" {
+		need = uint64(llamatest.Params(opts)) * 9 / 16
+	}
 	var st syscall.Statfs_t
 	if err := syscall.Statfs(os.TempDir(), &st); err == nil && st.Bavail*uint64(st.Bsize) < need {
 		b.Skipf("benchmark model needs about %d MB in %s", need>>20, os.TempDir())
@@ -55,11 +66,11 @@ func benchModelPath(b *testing.B) string {
 		}
 	}
 	switch typ {
-	case "F32", "F16":
+	case "F32", "F16", "Q4_K":
 		path := base + "-" + typ + ".gguf"
 		write(path, func() error {
 			o := opts
-			o.Type = map[string]gguf.Type{"F32": gguf.TypeF32, "F16": gguf.TypeF16}[typ]
+			o.Type = map[string]gguf.Type{"F32": gguf.TypeF32, "F16": gguf.TypeF16, "Q4_K": gguf.TypeQ4_K}[typ]
 			return llamatest.Write(path, o)
 		})
 		return path

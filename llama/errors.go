@@ -13,6 +13,9 @@ var (
 	ErrBadEmbeddingWidth = errors.New("llama: soft-token rows do not match the model's embedding width")
 	// ErrNotGGUF is returned by LoadModel for a file that is not a GGUF file.
 	ErrNotGGUF = errors.New("llama: not a GGUF file")
+	// ErrLoadAborted is returned by LoadModel when the Progress callback
+	// returned false.
+	ErrLoadAborted = errors.New("llama: model load aborted by progress callback")
 	// ErrBadModel is returned by LoadModel for a GGUF file whose metadata
 	// does not describe a usable model.
 	ErrBadModel = errors.New("llama: inconsistent model metadata")

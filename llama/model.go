@@ -8,7 +8,6 @@ import "C"
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -41,9 +40,6 @@ type ModelOptions struct {
 	// wrapping ErrLoadAborted.
 	Progress func(fraction float32) bool
 }
-
-// ErrLoadAborted is returned by LoadModel when the Progress callback returned false.
-var ErrLoadAborted = errors.New("llama: model load aborted by progress callback")
 
 // SpecialTokens lists a vocabulary's special token ids; NoToken where absent.
 type SpecialTokens struct {
@@ -290,8 +286,11 @@ func (m *Model) NCtxTrain() int { return m.nCtxTrain }
 // NLayer is the number of transformer blocks.
 func (m *Model) NLayer() int { return m.nLayer }
 
-// NHead and NHeadKV are the attention head counts.
-func (m *Model) NHead() int   { return m.nHead }
+// NHead is the number of attention heads.
+func (m *Model) NHead() int { return m.nHead }
+
+// NHeadKV is the number of key/value heads (below NHead with grouped-query
+// attention).
 func (m *Model) NHeadKV() int { return m.nHeadKV }
 
 // Arch is the model's general.architecture, e.g. "llama".

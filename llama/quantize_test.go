@@ -3,11 +3,13 @@ package llama_test
 import (
 	"context"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/xraygpt-go/xraygpt/gguf"
 	"github.com/xraygpt-go/xraygpt/llama"
 	"github.com/xraygpt-go/xraygpt/llama/llamatest"
 )
@@ -99,4 +101,30 @@ func TestQuantize(t *testing.T) {
 			t.Errorf("QuantTypes() = %v", got)
 		}
 	})
+}
+
+// TestRandomQ4KModel loads a model whose weights llamatest wrote directly
+// as random Q4_K blocks (what the 7B-shaped benchmark uses) and checks it
+// produces finite, spread logits.
+func TestRandomQ4KModel(t *testing.T) {
+	m := loadModel(t, "q4k", llamatest.Options{NEmbd: 256, NFF: 512, Type: gguf.TypeQ4_K, Seed: 4})
+	c := newContext(t, m, llama.ContextOptions{NCtx: 64})
+	toks := tokenize(t, m, "the lungs are clear", true)
+	if err := c.Decode(context.Background(), llama.TokenInput(toks)); err != nil {
+		t.Fatal(err)
+	}
+	l, err := c.Logits(len(toks) - 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lo, hi := l[0], l[0]
+	for _, v := range l {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			t.Fatalf("non-finite logit %v", v)
+		}
+		lo, hi = min(lo, v), max(hi, v)
+	}
+	if hi-lo < 1 {
+		t.Errorf("logits span only [%g, %g]", lo, hi)
+	}
 }

@@ -25,8 +25,10 @@ type Options struct {
 	NHeadKV int // key/value heads (grouped-query attention when < NHead); 0: NHead
 	NFF     int // feed-forward width; 0: 4*NEmbd
 	NCtx    int // llama.context_length; 0: 2048
-	// Type stores the 2-D weights: gguf.TypeF32 (the zero value) or
-	// gguf.TypeF16. Norm weights are always F32.
+	// Type stores the 2-D weights: gguf.TypeF32 (the zero value),
+	// gguf.TypeF16, or gguf.TypeQ4_K (random 4-bit blocks written directly,
+	// for benchmarks of large shapes without a quantization pass; NEmbd and
+	// NFF must be multiples of 256). Norm weights are always F32.
 	Type gguf.Type
 	Seed uint64 // random seed for the weights
 	// Omit lists tensors to leave out, to test how loaders fail.
@@ -79,8 +81,14 @@ func Write(path string, opts Options) error {
 
 func build(opts Options) (*gguf.Writer, error) {
 	o := opts.withDefaults()
-	if o.Type != gguf.TypeF32 && o.Type != gguf.TypeF16 {
-		return nil, fmt.Errorf("weight type %s not supported (F32 or F16)", o.Type)
+	switch o.Type {
+	case gguf.TypeF32, gguf.TypeF16:
+	case gguf.TypeQ4_K:
+		if o.NEmbd%256 != 0 || o.NFF%256 != 0 {
+			return nil, fmt.Errorf("Q4_K weights need n_embd and n_ff divisible by 256, not %d and %d", o.NEmbd, o.NFF)
+		}
+	default:
+		return nil, fmt.Errorf("weight type %s not supported (F32, F16 or Q4_K)", o.Type)
 	}
 	if o.NEmbd%o.NHead != 0 || o.NHead%o.NHeadKV != 0 {
 		return nil, fmt.Errorf("n_embd %d, n_head %d, n_head_kv %d: heads must divide evenly", o.NEmbd, o.NHead, o.NHeadKV)
@@ -101,7 +109,7 @@ func build(opts Options) (*gguf.Writer, error) {
 	}{
 		{"general.architecture", "llama"},
 		{"general.name", fmt.Sprintf("llamatest %dx%d", o.NEmbd, o.NLayer)},
-		{"general.file_type", uint32(map[gguf.Type]uint32{gguf.TypeF32: 0, gguf.TypeF16: 1}[o.Type])},
+		{"general.file_type", uint32(map[gguf.Type]uint32{gguf.TypeF32: 0, gguf.TypeF16: 1, gguf.TypeQ4_K: 14}[o.Type])},
 		{"llama.context_length", uint32(o.NCtx)},
 		{"llama.embedding_length", uint32(o.NEmbd)},
 		{"llama.block_count", uint32(o.NLayer)},
@@ -183,6 +191,9 @@ func build(opts Options) (*gguf.Writer, error) {
 // randomData returns n uniform values of standard deviation std, encoded.
 func randomData(rng *rand.Rand, n int, std float64, typ gguf.Type) []byte {
 	a := std * math.Sqrt(3)
+	if typ == gguf.TypeQ4_K {
+		return randomQ4K(rng, n, std)
+	}
 	if typ == gguf.TypeF16 {
 		b := make([]byte, 2*n)
 		for i := 0; i < n; i++ {
@@ -193,6 +204,29 @@ func randomData(rng *rand.Rand, n int, std float64, typ gguf.Type) []byte {
 	b := make([]byte, 4*n)
 	for i := 0; i < n; i++ {
 		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(float32(a*(2*rng.Float64()-1))))
+	}
+	return b
+}
+
+// randomQ4K returns n values as random Q4_K blocks (256 values in 144
+// bytes: fp16 scale d and minimum dmin, 12 bytes of packed 6-bit sub-block
+// scales and minimums, 128 bytes of 4-bit quants). A value decodes as
+// d*scale*q - dmin*min with uniform scale, min < 64 and q < 16: that has
+// mean 236*d - 31.5*dmin and a standard deviation near 222*d, so
+// d = std/222 and dmin = 7.5*d give about the asked spread around zero.
+func randomQ4K(rng *rand.Rand, n int, std float64) []byte {
+	const blockValues, blockBytes = 256, 144
+	blocks := n / blockValues
+	b := make([]byte, blocks*blockBytes)
+	d := gguf.Float32ToHalf(float32(std / 222))
+	dmin := gguf.Float32ToHalf(float32(7.5 * std / 222))
+	for i := 0; i < blocks; i++ {
+		blk := b[i*blockBytes : (i+1)*blockBytes]
+		binary.LittleEndian.PutUint16(blk[0:], d)
+		binary.LittleEndian.PutUint16(blk[2:], dmin)
+		for j := 4; j < blockBytes; j += 4 {
+			binary.LittleEndian.PutUint32(blk[j:], rng.Uint32())
+		}
 	}
 	return b
 }

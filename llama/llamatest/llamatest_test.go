@@ -111,3 +111,22 @@ func TestVocab(t *testing.T) {
 		t.Errorf("only %d tokens", len(toks))
 	}
 }
+
+func TestWriteQ4K(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "q4k.gguf")
+	if err := Write(path, Options{NEmbd: 256, NFF: 512, Type: gguf.TypeQ4_K, Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := gguf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ti, _ := f.Tensor("blk.0.ffn_down.weight")
+	if ti.Type != gguf.TypeQ4_K {
+		t.Errorf("ffn_down is %s, want Q4_K", ti.Type)
+	}
+	if err := Write(filepath.Join(t.TempDir(), "bad.gguf"), Options{NEmbd: 64, Type: gguf.TypeQ4_K}); err == nil {
+		t.Error("Q4_K with n_embd 64 succeeded")
+	}
+}
