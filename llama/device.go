@@ -67,7 +67,8 @@ func Devices() []Device {
 
 // LoadBackends loads the ggml backend plugins (libggml-*.so, e.g. CUDA or
 // Vulkan builds) found in dir. Loading is process-global; load before
-// LoadModel so models can use the devices.
+// LoadModel so models can use the devices. The plugins' log lines go where
+// SetLogOutput sends this package's.
 func LoadBackends(dir string) error {
 	st, err := os.Stat(dir)
 	if err != nil {
@@ -75,6 +76,9 @@ func LoadBackends(dir string) error {
 	}
 	if !st.IsDir() {
 		return fmt.Errorf("load backends: %s is not a directory", dir)
+	}
+	if err := routePluginLogs(dir); err != nil {
+		return fmt.Errorf("load backends: %w", err)
 	}
 	cdir := cString(dir)
 	defer cFree(cdir)
