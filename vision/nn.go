@@ -93,35 +93,47 @@ func layerNorm(y, x []float32, rows, dim int, w, b []float32, eps float32, threa
 }
 
 // gelu applies the exact (erf) GELU in place, as torch.nn.GELU() does:
-// x * (1 + erf(x/sqrt 2)) / 2, with erf from the rational approximation on
-// [-4, 4] that Eigen and XLA use for float erf (a few ulp), written out in
-// the loop.
+// x * (1 + erf(x/sqrt 2)) / 2, interpolated linearly in a table of the
+// float64 values with step 1/geluScale on [-geluRange, geluRange] (absolute
+// error below 4e-7); outside it GELU is x or 0 to float32 precision.
 func gelu(x []float32, threads int) {
 	const block = 4096
+	tab := geluTable
 	parallelFor((len(x)+block-1)/block, threads, func(lo, hi int) {
 		xs := x[lo*block : min(hi*block, len(x))]
 		for i, v := range xs {
-			z := v * (1 / math.Sqrt2)
-			if z > 4 {
-				z = 4
-			} else if z < -4 {
-				z = -4
+			switch {
+			case v >= geluRange || v != v: // large, or NaN (kept)
+				continue
+			case v <= -geluRange:
+				xs[i] = 0
+				continue
 			}
-			z2 := z * z
-			p := z2*-2.72614225801306e-10 + 2.77068142495902e-08
-			p = p*z2 + -2.10102402082508e-06
-			p = p*z2 + -5.69250639462346e-05
-			p = p*z2 + -7.34990630326855e-04
-			p = p*z2 + -2.95459980854025e-03
-			p = p*z2 + -1.60960333262415e-02
-			q := z2*-1.45660718464996e-05 + -2.13374055278905e-04
-			q = q*z2 + -1.68282697438203e-03
-			q = q*z2 + -7.37332916720468e-03
-			q = q*z2 + -1.42647390514189e-02
-			xs[i] = 0.5 * v * (1 + z*p/q)
+			f := (v + geluRange) * geluScale
+			k := int(f)
+			if k >= len(tab)-1 { // v just below geluRange
+				k = len(tab) - 2
+			}
+			fr := f - float32(k)
+			xs[i] = tab[k] + fr*(tab[k+1]-tab[k])
 		}
 	})
 }
+
+const (
+	geluRange = 8   // GELU(x) = x (x >= 8) or 0 (x <= -8) within float32 rounding
+	geluScale = 512 // table points per unit
+)
+
+// geluTable holds GELU(-geluRange + i/geluScale), computed once in float64.
+var geluTable = func() []float32 {
+	t := make([]float32, 2*geluRange*geluScale+1)
+	for i := range t {
+		x := -geluRange + float64(i)/geluScale
+		t[i] = float32(0.5 * x * (1 + math.Erf(x/math.Sqrt2)))
+	}
+	return t
+}()
 
 // softmaxRows replaces each row of s[rows,cols] by its softmax. exp is
 // computed in float32 (about 1 ulp): x = n ln2 + t with n = round(x/ln2),

@@ -80,17 +80,23 @@ func TestLinearSplitsMatch(t *testing.T) {
 
 // TestGeluSoftmaxMatchFloat64 checks the written-out loops against float64.
 func TestGeluSoftmaxMatchFloat64(t *testing.T) {
-	x := make([]float32, 10000)
+	x := make([]float32, 100003)
 	for i := range x {
-		x[i] = float32(i)/500 - 10
+		x[i] = float32(i)/5000 - 10
 	}
+	x = append(x, 8, -8, 7.9999995, -7.9999995, 1e30, -1e30, 0)
 	y := append([]float32(nil), x...)
 	gelu(y, 3)
 	for i, v := range x {
 		want := 0.5 * float64(v) * (1 + math.Erf(float64(v)/math.Sqrt2))
-		if d := math.Abs(float64(y[i]) - want); d > 2e-6*math.Max(1, math.Abs(want)) {
+		if d := math.Abs(float64(y[i]) - want); d > 5e-7+2e-7*math.Abs(want) {
 			t.Fatalf("gelu(%v) = %v, want %v", v, y[i], want)
 		}
+	}
+	nan := []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))}
+	gelu(nan, 1)
+	if !math.IsNaN(float64(nan[0])) || !math.IsInf(float64(nan[1]), 1) || nan[2] != 0 {
+		t.Errorf("gelu(NaN, +Inf, -Inf) = %v", nan)
 	}
 	s := []float32{1, 2, 3, -100, 0.5, 0.5, 0.5, 0.5}
 	softmaxRows(s, 2, 4)
