@@ -64,7 +64,7 @@ demo: build
 		$(BIN) summarize $(DEMO_IMAGE); \
 	else \
 		echo "make demo: no real weights configured, so this is the toy demo model: report-like text, NOT a diagnosis (see demo/README.md)" >&2; \
-		$(BIN) summarize -m $(DEMO_MODEL) --vision $(DEMO_VISION) --seed 1 $(DEMO_IMAGE); \
+		$(BIN) summarize -m $(DEMO_MODEL) --vision $(DEMO_VISION) --temp 0 $(DEMO_IMAGE); \
 	fi
 
 env:
