@@ -15,8 +15,8 @@ import (
 
 // linear computes y[rows,out] = x[rows,in] @ w[out,in]^T + b (b may be nil).
 // With accumulate, the product is added to y instead (a residual add).
-// Large products are split by output columns over threads goroutines, each
-// one BLAS call, so that the parallelism is Go's whether or not the BLAS
+// Large products are split by output rows or columns (the longer side) over
+// threads goroutines, each one BLAS call, so that the parallelism is Go's whether or not the BLAS
 // library threads (single-threaded BLAS avoids its idle workers spinning
 // against our goroutines).
 func linear(bl blas.Float32, y, x []float32, rows, in, out int, w, b []float32, accumulate bool, threads int) {
@@ -31,13 +31,15 @@ func linear(bl blas.Float32, y, x []float32, rows, in, out int, w, b []float32, 
 	switch {
 	case th <= 1:
 		bl.Sgemm(blas.NoTrans, blas.Trans, rows, out, in, 1, x, in, w, in, beta, y, out)
-	case out >= th*splitAlign: // split the output columns (weight rows) in blocks of splitAlign
+	case out >= th*splitAlign && out > rows:
+		// Wide output: split the columns (weight rows) in blocks of
+		// splitAlign; each call re-packs only the small x.
 		blocks := (out + splitAlign - 1) / splitAlign
 		parallelFor(blocks, th, func(lo, hi int) {
 			c0, c1 := lo*splitAlign, min(hi*splitAlign, out)
 			bl.Sgemm(blas.NoTrans, blas.Trans, rows, c1-c0, in, 1, x, in, w[c0*in:], in, beta, y[c0:], out)
 		})
-	default: // narrow output: split the rows
+	default: // tall x: split the rows; each call re-packs only w
 		parallelFor(rows, th, func(r0, r1 int) {
 			bl.Sgemm(blas.NoTrans, blas.Trans, r1-r0, out, in, 1, x[r0*in:], in, w, in, beta, y[r0*out:], out)
 		})

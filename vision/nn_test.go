@@ -52,7 +52,7 @@ func TestParallelForCoversRange(t *testing.T) {
 func TestLinearSplitsMatch(t *testing.T) {
 	bl := gonum.Implementation{}
 	rs := &randSource{state: 3}
-	for _, sz := range [][3]int{{40, 300, 200}, {3000, 96, 96}, {257, 70, 130}} {
+	for _, sz := range [][3]int{{40, 300, 200}, {3000, 96, 96}, {257, 70, 130}, {500, 40, 400}} {
 		rows, in, out := sz[0], sz[1], sz[2]
 		if rows*in*out < minSplitWork {
 			t.Fatalf("%v below the split threshold", sz)
