@@ -92,7 +92,7 @@ type evaState struct {
 	qkv     []float32 // [N,3D]
 	att     []float32 // [N,D] attention output before proj
 	mlp     []float32 // [N,MLP]
-	scores  []float32 // [heads,N,N]
+	scores  []float32 // heads x attnScratch(N, N)
 	patches []float32 // [N-1, 3*P*P] im2col of the image
 }
 
@@ -101,7 +101,7 @@ func newEVAState(c EVAConfig) *evaState {
 	return &evaState{
 		x: make([]float32, N*D), h: make([]float32, N*D), qkv: make([]float32, N*3*D),
 		att: make([]float32, N*D), mlp: make([]float32, N*c.MLP),
-		scores:  make([]float32, c.Heads*N*N),
+		scores:  make([]float32, c.Heads*attnScratch(N, N)),
 		patches: make([]float32, (N-1)*3*c.PatchSize*c.PatchSize),
 	}
 }

@@ -137,12 +137,25 @@ var geluTable = func() []float32 {
 	return t
 }()
 
-// softmaxRows replaces each row of s[rows,cols] by its softmax. exp is
-// computed in float32 (about 1 ulp): x = n ln2 + t with n = round(x/ln2),
-// a degree-6 polynomial for e^t, and 2^n put in the exponent bits.
-func softmaxRows(s []float32, rows, cols int) {
+// expRows turns each row of scores s[rows,cols] into exp(s + bias + mask -
+// rowmax) (bias and mask may be nil, else [rows,cols]) and stores 1/rowsum
+// in inv[row]: an unnormalized softmax, normalized later on the smaller
+// attention output. exp is computed in float32 (about 1 ulp): x = n ln2 + t
+// with n = round(x/ln2), a degree-6 polynomial for e^t, and 2^n put in the
+// exponent bits.
+func expRows(s []float32, rows, cols int, bias, mask, inv []float32) {
 	for r := 0; r < rows; r++ {
 		row := s[r*cols : (r+1)*cols]
+		if bias != nil {
+			for i, v := range bias[r*cols : (r+1)*cols] {
+				row[i] += v
+			}
+		}
+		if mask != nil {
+			for i, v := range mask[r*cols : (r+1)*cols] {
+				row[i] += v
+			}
+		}
 		mx := row[0]
 		for _, v := range row[1:] {
 			if v > mx {
@@ -156,7 +169,7 @@ func softmaxRows(s []float32, rows, cols int) {
 				row[i] = 0
 				continue
 			}
-			const shifter = 12582912
+			const shifter = 12582912 // 1.5*2^23: adding it rounds to an integer
 			n := x*1.44269504088896341 + shifter
 			n -= shifter
 			t := x - n*0.693359375 - n*-2.12194440e-4
@@ -165,10 +178,7 @@ func softmaxRows(s []float32, rows, cols int) {
 			row[i] = e
 			sum += e
 		}
-		inv := 1 / sum
-		for i := range row {
-			row[i] *= inv
-		}
+		inv[r] = 1 / sum
 	}
 }
 
@@ -186,35 +196,40 @@ type attnArgs struct {
 	mask []float32
 }
 
+// attnScratch is the scratch one head needs: scores [nq,nk] and the
+// row normalizers [nq].
+func attnScratch(nq, nk int) int { return nq*nk + nq }
+
 // attention computes softmax(scale*q k^T + bias + mask) v for every head.
-// scores must hold heads*nq*nk floats. Heads run in parallel.
-func attention(bl blas.Float32, a attnArgs, scores []float32, threads int) {
-	n := a.nq * a.nk
+// scratch must hold heads*attnScratch(nq, nk) floats. Heads run in parallel.
+func attention(bl blas.Float32, a attnArgs, scratch []float32, threads int) {
+	n := attnScratch(a.nq, a.nk)
 	parallelFor(a.heads, threads, func(lo, hi int) {
 		for h := lo; h < hi; h++ {
-			attendHead(bl, a, h, scores[h*n:(h+1)*n])
+			attendHead(bl, a, h, scratch[h*n:(h+1)*n])
 		}
 	})
 }
 
-// attendHead is attention for head h with its own scores buffer [nq, nk].
-func attendHead(bl blas.Float32, a attnArgs, h int, s []float32) {
+// attendHead is attention for head h with its own scratch of
+// attnScratch(nq, nk) floats.
+func attendHead(bl blas.Float32, a attnArgs, h int, scratch []float32) {
 	off := h * a.hd
-	bl.Sgemm(blas.NoTrans, blas.Trans, a.nq, a.nk, a.hd, a.scale, a.q[off:], a.ldq, a.k[off:], a.ldk, 0, s, a.nk)
 	n := a.nq * a.nk
+	s, inv := scratch[:n], scratch[n:n+a.nq]
+	bl.Sgemm(blas.NoTrans, blas.Trans, a.nq, a.nk, a.hd, a.scale, a.q[off:], a.ldq, a.k[off:], a.ldk, 0, s, a.nk)
+	var bias []float32
 	if a.bias != nil {
-		b := a.bias[h*n : (h+1)*n]
-		for i := range s {
-			s[i] += b[i]
-		}
+		bias = a.bias[h*n : (h+1)*n]
 	}
-	if a.mask != nil {
-		for i := range s {
-			s[i] += a.mask[i]
-		}
-	}
-	softmaxRows(s, a.nq, a.nk)
+	expRows(s, a.nq, a.nk, bias, a.mask, inv)
 	bl.Sgemm(blas.NoTrans, blas.NoTrans, a.nq, a.hd, a.nk, 1, s, a.nk, a.v[off:], a.ldv, 0, a.o[off:], a.ldo)
+	for r, f := range inv {
+		o := a.o[r*a.ldo+off : r*a.ldo+off+a.hd]
+		for i := range o {
+			o[i] *= f
+		}
+	}
 }
 
 // parallelFor runs fn over [0,n) split into contiguous pieces, on at most

@@ -20,7 +20,11 @@ func TestSoftmaxWideRange(t *testing.T) {
 		want[i] = math.Exp(float64(v) - float64(row[n-1]))
 		z += want[i]
 	}
-	softmaxRows(row, 1, n)
+	inv := make([]float32, 1)
+	expRows(row, 1, n, nil, nil, inv)
+	for i := range row {
+		row[i] *= inv[0]
+	}
 	for i := range row {
 		w := want[i] / z
 		if d := math.Abs(float64(row[i]) - w); d > 2e-6*w+1e-30 && w > 1e-37 {
@@ -98,8 +102,14 @@ func TestGeluSoftmaxMatchFloat64(t *testing.T) {
 	if !math.IsNaN(float64(nan[0])) || !math.IsInf(float64(nan[1]), 1) || nan[2] != 0 {
 		t.Errorf("gelu(NaN, +Inf, -Inf) = %v", nan)
 	}
-	s := []float32{1, 2, 3, -100, 0.5, 0.5, 0.5, 0.5}
-	softmaxRows(s, 2, 4)
+	s := []float32{1, 2, 3, -100, 0.25, 0.25, 0.5, 0.5}
+	bias := []float32{0, 0, 0, 0, 0.25, 0.25, 0, 0}
+	mask := []float32{0, 0, 0, 0, 0, 0, 0, 0}
+	inv := make([]float32, 2)
+	expRows(s, 2, 4, bias, mask, inv)
+	for i := range s {
+		s[i] *= inv[i/4]
+	}
 	for r := 0; r < 2; r++ {
 		var z float64
 		row := []float64{1, 2, 3, -100}
