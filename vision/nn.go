@@ -20,9 +20,27 @@ import (
 // library threads (single-threaded BLAS avoids its idle workers spinning
 // against our goroutines).
 func linear(bl blas.Float32, y, x []float32, rows, in, out int, w, b []float32, accumulate bool, threads int) {
-	beta := float32(0)
-	if accumulate {
-		beta = 1
+	// part computes rows [r0,r1) x columns [c0,c1): the bias goes into y
+	// first (set, or added for a residual), then the product accumulates.
+	part := func(r0, r1, c0, c1 int) {
+		beta := float32(0)
+		if b != nil {
+			for r := r0; r < r1; r++ {
+				row, bias := y[r*out+c0:r*out+c1], b[c0:c1]
+				if accumulate {
+					for i, v := range bias {
+						row[i] += v
+					}
+				} else {
+					copy(row, bias)
+				}
+			}
+			beta = 1
+		}
+		if accumulate {
+			beta = 1
+		}
+		bl.Sgemm(blas.NoTrans, blas.Trans, r1-r0, c1-c0, in, 1, x[r0*in:], in, w[c0*in:], in, beta, y[r0*out+c0:], out)
 	}
 	th := 1
 	if rows*in*out >= minSplitWork {
@@ -30,27 +48,14 @@ func linear(bl blas.Float32, y, x []float32, rows, in, out int, w, b []float32, 
 	}
 	switch {
 	case th <= 1:
-		bl.Sgemm(blas.NoTrans, blas.Trans, rows, out, in, 1, x, in, w, in, beta, y, out)
+		part(0, rows, 0, out)
 	case out >= th*splitAlign && out > rows:
 		// Wide output: split the columns (weight rows) in blocks of
 		// splitAlign; each call re-packs only the small x.
 		blocks := (out + splitAlign - 1) / splitAlign
-		parallelFor(blocks, th, func(lo, hi int) {
-			c0, c1 := lo*splitAlign, min(hi*splitAlign, out)
-			bl.Sgemm(blas.NoTrans, blas.Trans, rows, c1-c0, in, 1, x, in, w[c0*in:], in, beta, y[c0:], out)
-		})
+		parallelFor(blocks, th, func(lo, hi int) { part(0, rows, lo*splitAlign, min(hi*splitAlign, out)) })
 	default: // tall x: split the rows; each call re-packs only w
-		parallelFor(rows, th, func(r0, r1 int) {
-			bl.Sgemm(blas.NoTrans, blas.Trans, r1-r0, out, in, 1, x[r0*in:], in, w, in, beta, y[r0*out:], out)
-		})
-	}
-	if b != nil {
-		for r := 0; r < rows; r++ {
-			row := y[r*out : (r+1)*out]
-			for i, v := range b {
-				row[i] += v
-			}
-		}
+		parallelFor(rows, th, func(r0, r1 int) { part(r0, r1, 0, out) })
 	}
 }
 
