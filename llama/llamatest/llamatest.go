@@ -10,6 +10,7 @@ package llamatest
 import (
 	"encoding/binary"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 
@@ -144,17 +145,26 @@ func build(opts Options) (*gguf.Writer, error) {
 		if omit[name] {
 			return nil
 		}
-		return w.AddTensor(name, o.Type, []uint64{in, out}, randomData(rng, int(in*out), std, o.Type))
+		// Generated while the file is written (in the order added, so the
+		// weights are the same), so that a 7B-shaped model needs no 13 GB
+		// of memory.
+		return w.AddTensorFunc(name, o.Type, []uint64{in, out}, func(dst io.Writer) error {
+			_, err := dst.Write(randomData(rng, int(in*out), std, o.Type))
+			return err
+		})
 	}
 	norm := func(name string) error {
 		if omit[name] {
 			return nil
 		}
-		vals := make([]float32, e)
-		for i := range vals {
-			vals[i] = float32(1 + 0.1*(rng.Float64()*2-1))
-		}
-		return w.AddFloat32(name, []uint64{e}, vals, gguf.TypeF32)
+		return w.AddTensorFunc(name, gguf.TypeF32, []uint64{e}, func(out io.Writer) error {
+			b := make([]byte, 4*e)
+			for i := range e {
+				binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(float32(1+0.1*(rng.Float64()*2-1))))
+			}
+			_, err := out.Write(b)
+			return err
+		})
 	}
 	if err := mat("token_embd.weight", e, v, 1); err != nil {
 		return nil, err
