@@ -534,30 +534,3 @@ func TestReadTorch(t *testing.T) {
 		}
 	}
 }
-
-// FuzzReadTorch feeds arbitrary bytes, seeded with small PyTorch
-// checkpoints, to the PyTorch zip reader: it must not panic or hang.
-func FuzzReadTorch(f *testing.F) {
-	seed, err := os.ReadFile("testdata/small.bin")
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Add(seed)
-	f.Add([]byte("PK\x03\x04"))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		file := filepath.Join(t.TempDir(), "pytorch_model.bin")
-		if err := os.WriteFile(file, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		ts, err := readTorch(file)
-		if err != nil {
-			return
-		}
-		for _, tt := range ts {
-			if tt.size != int64(elements(tt.shape))*dtypeSize(tt.dtype) {
-				t.Fatalf("%s: size %d for shape %v %s", tt.srcName, tt.size, tt.shape, tt.dtype)
-			}
-		}
-		_ = fmt.Sprint(len(ts))
-	})
-}

@@ -9,6 +9,8 @@ import (
 
 	oconvert "github.com/ollama/ollama/convert"
 	"github.com/x448/float16"
+
+	"github.com/xraygpt-go/xraygpt/torchfile"
 )
 
 // GGUF tensor kinds this package writes.
@@ -97,19 +99,8 @@ func (t *tensor) write(w io.Writer) (int64, error) {
 		return 0, err
 	}
 	f32 := make([]float32, elements(t.shape))
-	switch t.dtype {
-	case "F32":
-		for i := range f32 {
-			f32[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
-		}
-	case "F16":
-		for i := range f32 {
-			f32[i] = float16.Frombits(binary.LittleEndian.Uint16(raw[2*i:])).Float32()
-		}
-	case "BF16":
-		for i := range f32 {
-			f32[i] = math.Float32frombits(uint32(binary.LittleEndian.Uint16(raw[2*i:])) << 16)
-		}
+	if err := torchfile.DecodeFloat32(f32, raw, torchDType(t.dtype)); err != nil {
+		return 0, err
 	}
 	raw = nil
 	if t.repacker != nil {
@@ -135,6 +126,36 @@ func (t *tensor) write(w io.Writer) (int64, error) {
 	}
 	n, err := w.Write(out)
 	return int64(n), err
+}
+
+// torchDType maps a source type name (F32, F16, BF16) to PyTorch's.
+func torchDType(dtype string) torchfile.DType {
+	switch dtype {
+	case "F32":
+		return torchfile.Float32
+	case "F16":
+		return torchfile.Float16
+	case "BF16":
+		return torchfile.BFloat16
+	}
+	return ""
+}
+
+// dtypeSize returns the bytes of one element of a source type, or 0 for a
+// type this package does not convert.
+func dtypeSize(dtype string) int64 { return int64(torchDType(dtype).Size()) }
+
+func elements(shape []uint64) uint64 {
+	n := uint64(1)
+	for _, d := range shape {
+		n *= d
+	}
+	return n
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
 }
 
 // toBF16 rounds a float32 to bfloat16, to nearest with ties to even.
