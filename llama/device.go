@@ -22,6 +22,7 @@ const (
 	DeviceAccel                   // an accelerator used with the CPU (BLAS, AMX)
 )
 
+// String returns ggml's name for the type, e.g. "GPU".
 func (t DeviceType) String() string {
 	switch t {
 	case DeviceCPU:

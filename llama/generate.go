@@ -22,6 +22,7 @@ const (
 	StopContextFull                   // the context has no room for another token
 )
 
+// String describes the reason, e.g. "stop string".
 func (r StopReason) String() string {
 	switch r {
 	case StopEOG:
