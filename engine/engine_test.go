@@ -114,7 +114,7 @@ func loadReference(t *testing.T) *reference {
 func openTestEngine(t *testing.T) *Engine {
 	t.Helper()
 	llm, vis := models(t)
-	e, err := Open(context.Background(), Options{ModelPath: llm, VisionPath: vis, ContextSize: 512, Threads: 2})
+	e, err := Open(context.Background(), Options{ModelPath: llm, VisionPath: vis, ContextSize: 512, Threads: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,7 +221,7 @@ func TestTurnTwoMatchesPyTorch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lctx, err := llama.NewContext(e.llm, llama.ContextOptions{NCtx: 512, Threads: 2})
+	lctx, err := llama.NewContext(e.llm, llama.ContextOptions{NCtx: 512, Threads: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +245,7 @@ func TestTurnTwoMatchesPyTorch(t *testing.T) {
 func TestLogitsMatchPyTorch(t *testing.T) {
 	ref := loadReference(t)
 	e := openTestEngine(t)
-	lctx, err := llama.NewContext(e.llm, llama.ContextOptions{NCtx: 512, Threads: 2})
+	lctx, err := llama.NewContext(e.llm, llama.ContextOptions{NCtx: 512, Threads: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -323,7 +323,7 @@ func TestMultiTurnCacheEqualsFreshDecode(t *testing.T) {
 func TestContextOverflowDropsOldTurns(t *testing.T) {
 	ref := loadReference(t)
 	llm, vis := models(t)
-	e, err := Open(context.Background(), Options{ModelPath: llm, VisionPath: vis, ContextSize: 256, Threads: 2})
+	e, err := Open(context.Background(), Options{ModelPath: llm, VisionPath: vis, ContextSize: 256, Threads: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

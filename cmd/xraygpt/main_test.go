@@ -52,7 +52,7 @@ func run(t *testing.T, args ...string) (string, error, int) {
 	return out.String(), err, code
 }
 
-func models() []string { return []string{"-m", llmPath, "--vision", visionPath, "-t", "2"} }
+func models() []string { return []string{"-m", llmPath, "--vision", visionPath, "-t", "1"} }
 
 func TestSummarizeJSON(t *testing.T) {
 	bad := filepath.Join(t.TempDir(), "report.png")
