@@ -19,6 +19,7 @@ pool (OPENBLAS_NUM_THREADS, default all cores).
 import argparse
 import importlib.util
 import os
+import resource
 import statistics
 import time
 
@@ -104,6 +105,7 @@ def main():
             enc_t, tot_t = [], []
             with torch.no_grad():
                 rest(encoder(x))  # warm-up
+                ru0 = resource.getrusage(resource.RUSAGE_SELF)
                 for _ in range(args.repeat):
                     t0 = time.perf_counter()
                     h = encoder(x)
@@ -112,9 +114,13 @@ def main():
                     t2 = time.perf_counter()
                     enc_t.append(t1 - t0)
                     tot_t.append(t2 - t0)
-            print("%-8s threads=%d  params=%.1fM  total min %.1f ms median %.1f ms  encoder min %.1f ms  peakRSS %.0f MiB"
+                ru1 = resource.getrusage(resource.RUSAGE_SELF)
+            cpu = (ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime) / args.repeat
+            faults = (ru1.ru_minflt + ru1.ru_majflt - ru0.ru_minflt - ru0.ru_majflt) / args.repeat
+            print("%-8s threads=%d  params=%.1fM  total min %.1f ms median %.1f ms  encoder min %.1f ms  "
+                  "cpu %.1f ms/image  faults %.0f/image  peakRSS %.0f MiB"
                   % (which, nt, nparam / 1e6, 1e3 * min(tot_t), 1e3 * statistics.median(tot_t),
-                     1e3 * min(enc_t), rss_mib()))
+                     1e3 * min(enc_t), 1e3 * cpu, faults, rss_mib()))
 
 
 if __name__ == "__main__":
