@@ -30,6 +30,7 @@ encoder's output tokens (XrayGPT: Q-Former 32x768; MedCLIP: Swin's last hidden s
 }
 
 func runEmbed(c *cli.Context) error {
+	tuneBLAS()
 	m, err := vision.Open(c.String("vision"), vision.Options{})
 	if err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/xraygpt-go/xraygpt/engine"
+	"github.com/xraygpt-go/xraygpt/linalg"
 	"github.com/xraygpt-go/xraygpt/llama"
 )
 
@@ -53,8 +54,15 @@ func generateOptions(c *cli.Context) engine.GenerateOptions {
 	}
 }
 
+// tuneBLAS gives the native BLAS one thread: the vision encoder splits its
+// products over Go goroutines itself, which measured faster than OpenBLAS's
+// own threads (see vision's benchmarks). OpenBLAS's thread count is
+// process-wide, so the command, not a library, sets it.
+func tuneBLAS() { linalg.SetThreads(linalg.Default(), 1) }
+
 // openEngine resolves the model files, loads GPU plugins and both models.
 func openEngine(c *cli.Context) (*engine.Engine, error) {
+	tuneBLAS()
 	paths, err := engine.ModelPaths{Model: c.String("model"), Vision: c.String("vision"), Dir: c.String("model-dir")}.Resolve()
 	if err != nil {
 		return nil, err
