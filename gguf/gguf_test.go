@@ -183,48 +183,6 @@ func TestRoundTripAllValueTypes(t *testing.T) {
 	}
 }
 
-// Reference values from IEEE 754-2008 binary16.
-func TestHalf(t *testing.T) {
-	cases := []struct {
-		h uint16
-		f float32
-	}{
-		{0x3c00, 1}, {0xc000, -2}, {0x7bff, 65504}, {0x0001, 5.960464477539063e-08},
-		{0x03ff, 6.097555160522461e-05}, {0x0400, 6.103515625e-05}, {0x3555, 0.333251953125},
-		{0x8000, float32(math.Copysign(0, -1))}, {0x7c00, float32(math.Inf(1))},
-	}
-	for _, c := range cases {
-		if got := HalfToFloat32(c.h); got != c.f || math.Signbit(float64(got)) != math.Signbit(float64(c.f)) {
-			t.Errorf("HalfToFloat32(%#04x) = %g, want %g", c.h, got, c.f)
-		}
-		if got := Float32ToHalf(c.f); got != c.h {
-			t.Errorf("Float32ToHalf(%g) = %#04x, want %#04x", c.f, got, c.h)
-		}
-	}
-	// Rounding: 1 + 2^-11 is halfway between 1 and the next half; ties go to even.
-	if got := Float32ToHalf(1 + 1.0/2048); got != 0x3c00 {
-		t.Errorf("tie rounding: %#04x", got)
-	}
-	if got := Float32ToHalf(1 + 3.0/2048); got != 0x3c02 {
-		t.Errorf("tie rounding up: %#04x", got)
-	}
-	if got := Float32ToHalf(1e6); got != 0x7c00 {
-		t.Errorf("overflow: %#04x", got)
-	}
-	if got := HalfToFloat32(0x7e00); !math.IsNaN(float64(got)) {
-		t.Errorf("NaN: %g", got)
-	}
-	// Every finite half survives a round trip.
-	for h := 0; h < 1<<16; h++ {
-		if h&0x7c00 == 0x7c00 {
-			continue
-		}
-		if back := Float32ToHalf(HalfToFloat32(uint16(h))); back != uint16(h) {
-			t.Fatalf("round trip %#04x -> %#04x", h, back)
-		}
-	}
-}
-
 func TestBadInput(t *testing.T) {
 	good := handBuilt()
 	for n := 0; n < len(good); n++ {

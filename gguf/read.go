@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"unsafe"
+
+	"github.com/xraygpt-go/xraygpt/linalg"
 )
 
 // Magic is the first four bytes of every GGUF file.
@@ -423,16 +426,28 @@ func DecodeFloat32(dst []float32, data []byte, typ Type) error {
 			dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:]))
 		}
 	case TypeF16:
-		for i := range dst {
-			dst[i] = HalfToFloat32(binary.LittleEndian.Uint16(data[2*i:]))
-		}
+		convertHalves(dst, data, linalg.F16ToF32, linalg.Float16To32)
 	case TypeBF16:
-		for i := range dst {
-			dst[i] = math.Float32frombits(uint32(binary.LittleEndian.Uint16(data[2*i:])) << 16)
-		}
+		convertHalves(dst, data, linalg.BF16ToF32, linalg.BFloat16To32)
 	}
 	return nil
 }
+
+// convertHalves converts 16-bit values with the vectorized bulk function
+// when data can be viewed as []uint16 (aligned, little-endian host), else
+// one by one.
+func convertHalves(dst []float32, data []byte, bulk func([]float32, []uint16), one func(uint16) float32) {
+	if len(data) > 0 && uintptr(unsafe.Pointer(&data[0]))%2 == 0 && littleEndian {
+		bulk(dst, unsafe.Slice((*uint16)(unsafe.Pointer(&data[0])), len(dst)))
+		return
+	}
+	for i := range dst {
+		dst[i] = one(binary.LittleEndian.Uint16(data[2*i:]))
+	}
+}
+
+// littleEndian reports whether the host stores integers little-endian.
+var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 
 // reader decodes little-endian GGUF fields with bounds checks.
 type reader struct {

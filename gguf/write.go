@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+
+	"github.com/xraygpt-go/xraygpt/linalg"
 )
 
 // Writer builds a GGUF version 3 file. Add metadata and tensors, then call
@@ -105,9 +107,9 @@ func (w *Writer) AddFloat32(name string, ne []uint64, data []float32, as Type) e
 			binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(v))
 		}
 	case TypeF16, TypeBF16:
-		conv := Float32ToHalf
+		conv := linalg.Float32To16
 		if as == TypeBF16 {
-			conv = Float32ToBF16
+			conv = linalg.Float32ToBF16
 		}
 		b = make([]byte, 2*len(data))
 		for i, v := range data {

@@ -236,17 +236,17 @@ func TestGPUChild(t *testing.T) {
 				t.Fatalf("model not fully offloaded; llama.cpp log:\n%s", log.String())
 			}
 			vsCPU, soft := gpuTolerance(typ)
-			if d := gpuRelDiff(want.promptLogits, gpu.promptLogits); d > vsCPU || math.IsNaN(d) {
+			if d := relDiff(want.promptLogits, gpu.promptLogits); d > vsCPU || math.IsNaN(d) {
 				t.Errorf("prompt logits, GPU vs CPU: relative difference %.3g > %g", d, vsCPU)
 			} else {
 				t.Logf("prompt logits, GPU vs CPU: relative difference %.3g (tolerance %g)", d, vsCPU)
 			}
-			if d := gpuRelDiff(gpu.promptLogits, gpu.softLogits); d > soft || math.IsNaN(d) {
+			if d := relDiff(gpu.promptLogits, gpu.softLogits); d > soft || math.IsNaN(d) {
 				t.Errorf("GPU soft tokens vs token ids: relative difference %.3g > %g", d, soft)
 			} else {
 				t.Logf("GPU soft tokens vs token ids: relative difference %.3g (tolerance %g)", d, soft)
 			}
-			if d := gpuRelDiff(want.stepLogits, gpu.stepLogits); d > vsCPU || math.IsNaN(d) {
+			if d := relDiff(want.stepLogits, gpu.stepLogits); d > vsCPU || math.IsNaN(d) {
 				t.Errorf("greedy step logits, GPU vs CPU: relative difference %.3g > %g", d, vsCPU)
 			}
 			if !slices.Equal(want.greedy, gpu.greedy) {
@@ -291,19 +291,19 @@ func gpuDecode(t *testing.T, path string, gpuLayers int, log *bytes.Buffer) gpuR
 	if err := c.Decode(ctx, llama.Input{Tokens: toks, Logits: true}); err != nil {
 		t.Fatal(err)
 	}
-	run.promptLogits = gpuLogits(t, c, 0, len(toks))
-	next := gpuArgmax(run.promptLogits[len(toks)-1])
+	run.promptLogits = logitsAt(t, c, 0, len(toks))
+	next := argmax(run.promptLogits[len(toks)-1])
 	for i := 0; i < 16; i++ {
 		run.greedy = append(run.greedy, next)
 		if err := c.Decode(ctx, llama.TokenInput([]llama.Token{next})); err != nil {
 			t.Fatal(err)
 		}
-		l := gpuLogits(t, c, c.Pos(0)-1, c.Pos(0))
+		l := logitsAt(t, c, c.Pos(0)-1, c.Pos(0))
 		run.stepLogits = append(run.stepLogits, l[0])
-		next = gpuArgmax(l[0])
+		next = argmax(l[0])
 	}
 
-	rows := gpuEmbeddingRows(t, path, toks)
+	rows, _ := embeddingRows(t, path, toks)
 	s, err := llama.NewContext(m, llama.ContextOptions{NCtx: 256, Threads: 2})
 	if err != nil {
 		t.Fatal(err)
@@ -312,71 +312,6 @@ func gpuDecode(t *testing.T, path string, gpuLayers int, log *bytes.Buffer) gpuR
 	if err := s.Decode(ctx, llama.Input{Embeddings: rows, Width: m.NEmbd(), Logits: true}); err != nil {
 		t.Fatal(err)
 	}
-	run.softLogits = gpuLogits(t, s, 0, len(toks))
+	run.softLogits = logitsAt(t, s, 0, len(toks))
 	return run
-}
-
-func gpuLogits(t *testing.T, c *llama.Context, p0, p1 int) [][]float32 {
-	t.Helper()
-	var out [][]float32
-	for p := p0; p < p1; p++ {
-		l, err := c.Logits(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, l)
-	}
-	return out
-}
-
-// gpuEmbeddingRows reads the token_embd rows of toks with package gguf.
-func gpuEmbeddingRows(t *testing.T, path string, toks []llama.Token) []float32 {
-	t.Helper()
-	f, err := gguf.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	info, ok := f.Tensor("token_embd.weight")
-	if !ok {
-		t.Fatalf("%s: no token_embd.weight", path)
-	}
-	emb, err := f.TensorFloat32("token_embd.weight")
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := int(info.Ne[0])
-	var out []float32
-	for _, tok := range toks {
-		out = append(out, emb[int(tok)*w:(int(tok)+1)*w]...)
-	}
-	return out
-}
-
-// gpuRelDiff is max|a-b| / max|a| over all rows; +Inf if shapes differ.
-func gpuRelDiff(a, b [][]float32) float64 {
-	if len(a) != len(b) {
-		return math.Inf(1)
-	}
-	var num, den float64
-	for i := range a {
-		if len(a[i]) != len(b[i]) {
-			return math.Inf(1)
-		}
-		for j := range a[i] {
-			num = math.Max(num, math.Abs(float64(a[i][j]-b[i][j])))
-			den = math.Max(den, math.Abs(float64(a[i][j])))
-		}
-	}
-	return num / den
-}
-
-func gpuArgmax(v []float32) llama.Token {
-	best := 0
-	for i, x := range v {
-		if x > v[best] {
-			best = i
-		}
-	}
-	return llama.Token(best)
 }

@@ -6,7 +6,7 @@ import (
 	"io"
 	"math"
 
-	"github.com/xraygpt-go/xraygpt/gguf"
+	"github.com/xraygpt-go/xraygpt/linalg"
 )
 
 // DType is a tensor element type, named as PyTorch names it (torch.float16
@@ -189,7 +189,7 @@ func DecodeFloat32(dst []float32, src []byte, dtype DType) error {
 		}
 	case Float16:
 		for i := range dst {
-			dst[i] = gguf.HalfToFloat32(binary.LittleEndian.Uint16(src[2*i:]))
+			dst[i] = linalg.Float16To32(binary.LittleEndian.Uint16(src[2*i:]))
 		}
 	case BFloat16:
 		for i := range dst {

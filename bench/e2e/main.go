@@ -29,6 +29,7 @@ import (
 	"github.com/xraygpt-go/xraygpt/engine"
 	"github.com/xraygpt-go/xraygpt/gguf"
 	"github.com/xraygpt-go/xraygpt/imaging"
+	"github.com/xraygpt-go/xraygpt/linalg"
 	"github.com/xraygpt-go/xraygpt/llama"
 	"github.com/xraygpt-go/xraygpt/llama/llamatest"
 	"github.com/xraygpt-go/xraygpt/vision"
@@ -126,7 +127,7 @@ func writeVision(path string, cfg vision.Config) error {
 					v = 1
 				}
 				if typ == gguf.TypeF16 {
-					buf = binary.LittleEndian.AppendUint16(buf, gguf.Float32ToHalf(v))
+					buf = binary.LittleEndian.AppendUint16(buf, linalg.Float32To16(v))
 				} else {
 					buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
 				}

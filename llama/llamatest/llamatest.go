@@ -15,6 +15,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/xraygpt-go/xraygpt/gguf"
+	"github.com/xraygpt-go/xraygpt/linalg"
 )
 
 // Options describes a model. The zero value is a tiny model (64 wide, 2
@@ -207,7 +208,7 @@ func randomData(rng *rand.Rand, n int, std float64, typ gguf.Type) []byte {
 	if typ == gguf.TypeF16 {
 		b := make([]byte, 2*n)
 		for i := 0; i < n; i++ {
-			binary.LittleEndian.PutUint16(b[2*i:], gguf.Float32ToHalf(float32(a*(2*rng.Float64()-1))))
+			binary.LittleEndian.PutUint16(b[2*i:], linalg.Float32To16(float32(a*(2*rng.Float64()-1))))
 		}
 		return b
 	}
@@ -228,8 +229,8 @@ func randomQ4K(rng *rand.Rand, n int, std float64) []byte {
 	const blockValues, blockBytes = 256, 144
 	blocks := n / blockValues
 	b := make([]byte, blocks*blockBytes)
-	d := gguf.Float32ToHalf(float32(std / 222))
-	dmin := gguf.Float32ToHalf(float32(7.5 * std / 222))
+	d := linalg.Float32To16(float32(std / 222))
+	dmin := linalg.Float32To16(float32(7.5 * std / 222))
 	for i := 0; i < blocks; i++ {
 		blk := b[i*blockBytes : (i+1)*blockBytes]
 		binary.LittleEndian.PutUint16(blk[0:], d)
