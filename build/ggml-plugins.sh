@@ -109,6 +109,10 @@ stage_ggml() {
 	say "staging $ggml_src -> $stage"
 	rm -rf "$stage" "$stage.tmp"
 	mkdir -p "$BUILD_ROOT"
+	# The staged copy holds the module's cgo .go files: a go.mod here makes
+	# the build folder a module of its own, so "go test ./..." and
+	# "go vet ./..." in the repository never descend into it.
+	printf 'module xraygpt.invalid/build-out\n' >"$BUILD_ROOT/go.mod"
 	cp -R --preserve=timestamps "$ggml_src" "$stage.tmp" 2>/dev/null || cp -Rp "$ggml_src" "$stage.tmp"
 	chmod -R u+w "$stage.tmp"
 	local ft="$stage.tmp/src/ggml-vulkan/vulkan-shaders/feature-tests"
