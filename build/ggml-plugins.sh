@@ -39,6 +39,10 @@ esac
 repo=$(cd "$(dirname "$0")/.." && pwd)
 LIB_DIR=${LIB_DIR:-$repo/lib}
 BUILD_ROOT=${BUILD_ROOT:-$repo/build/out}
+# The staged ggml copy holds the module's cgo .go files: a go.mod makes the
+# build folder a module of its own, so "go test ./..." and "go vet ./..." in
+# the repository never descend into it.
+mkdir -p "$BUILD_ROOT" && printf 'module xraygpt.invalid/build-out\n' >"$BUILD_ROOT/go.mod"
 JOBS=${JOBS:-$(nproc 2>/dev/null || sysctl -n hw.ncpu 2>/dev/null || echo 2)}
 
 need() { command -v "$1" >/dev/null 2>&1 || die "$1 not found: $2"; }
@@ -109,10 +113,6 @@ stage_ggml() {
 	say "staging $ggml_src -> $stage"
 	rm -rf "$stage" "$stage.tmp"
 	mkdir -p "$BUILD_ROOT"
-	# The staged copy holds the module's cgo .go files: a go.mod here makes
-	# the build folder a module of its own, so "go test ./..." and
-	# "go vet ./..." in the repository never descend into it.
-	printf 'module xraygpt.invalid/build-out\n' >"$BUILD_ROOT/go.mod"
 	cp -R --preserve=timestamps "$ggml_src" "$stage.tmp" 2>/dev/null || cp -Rp "$ggml_src" "$stage.tmp"
 	chmod -R u+w "$stage.tmp"
 	local ft="$stage.tmp/src/ggml-vulkan/vulkan-shaders/feature-tests"
