@@ -1,23 +1,25 @@
 #!/usr/bin/env bash
 # Batch throughput with and without the vision/LLM overlap, in one run.
 #
-#   bench/batch.sh MODEL.gguf VISION.gguf [N_TOKENS]
+#   bench/batch.sh MODEL.gguf VISION.gguf [N_TOKENS] [N_IMAGES]
 #
 # Summarizes the 14 distinct chest X-rays of ../shared/data (the image cache
 # would hide the vision time of repeated images) with --queue 0 (vision then
 # LLM, one image at a time) and --queue 2 (vision of the next images while
-# the LLM writes), greedy, N_TOKENS new tokens (default 32). Reports
+# the LLM writes), greedy, N_TOKENS new tokens (default 32), on the first
+# N_IMAGES images (default all 14). Reports
 # images/hour for both and the overlapped throughput against the ideal
 # 1 / (LLM time per image), from the per-image timings in the JSONL output.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-model=${1:?model GGUF}; vision=${2:?vision GGUF}; n=${3:-32}
+model=${1:?model GGUF}; vision=${2:?vision GGUF}; n=${3:-32}; count=${4:-14}
 data=${XRAYGPT_DATA:-../shared/data}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/images"
 cp "$data"/xraygpt/example_test_images/*.png "$work/images/"
 for f in "$data"/iu_xray_samples/images/*.png; do cp "$f" "$work/images/iu_$(basename "$f")"; done
+ls "$work/images" | sort | tail -n +"$((count + 1))" | while read -r f; do rm "$work/images/$f"; done
 make -s build
 for q in 0 2; do
 	bin/xraygpt batch -m "$model" --vision "$vision" --temp 0 -n "$n" --queue "$q" -o "$work/q$q.jsonl" "$work/images" 2>"$work/q$q.log" || true

@@ -62,6 +62,10 @@ func (c *Chat) SetImage(img *Image) {
 	c.conv = NewConversation()
 }
 
+// ClearCache empties the KV cache: the next Ask decodes the whole
+// conversation again (the context's memory stays allocated).
+func (c *Chat) ClearCache() { c.forget() }
+
 // Reset forgets the turns so far but keeps the image.
 func (c *Chat) Reset() { c.conv = NewConversation() }
 

@@ -36,10 +36,11 @@ type Options struct {
 	ModelPath  string // language model GGUF (LLaMA/Vicuna)
 	VisionPath string // vision model GGUF (encoder + projector)
 
-	GPULayers   int // layers to offload to a GPU; -1 all
-	Threads     int // 0: one per CPU
-	ContextSize int // 0: DefaultContextSize
-	BatchSize   int // 0: 512
+	GPULayers   int  // layers to offload to a GPU; -1 all
+	NoMmap      bool // read the language model into memory instead of mapping it
+	Threads     int  // 0: one per CPU
+	ContextSize int  // 0: DefaultContextSize
+	BatchSize   int  // 0: 512
 	// ImageCache is how many images' soft tokens are kept; 0 means 16.
 	ImageCache int
 	// Progress, when set, is told how far loading the language model is.
@@ -142,7 +143,7 @@ func Open(ctx context.Context, opts Options) (*Engine, error) {
 		return nil, errors.New("open engine: both a language model and a vision model are needed")
 	}
 	start := time.Now()
-	mopts := llama.ModelOptions{GPULayers: opts.GPULayers}
+	mopts := llama.ModelOptions{GPULayers: opts.GPULayers, NoMmap: opts.NoMmap}
 	if opts.Progress != nil {
 		mopts.Progress = func(f float32) bool { opts.Progress(f); return ctx.Err() == nil }
 	}

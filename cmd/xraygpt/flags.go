@@ -24,6 +24,7 @@ func modelFlags() []cli.Flag {
 		&cli.IntFlag{Name: "gpu-layers", Aliases: []string{"ngl"}, Value: -2, Usage: "layers to offload to the GPU (-1 all; default: all when a GPU is found, else none)", DefaultText: "auto"},
 		&cli.IntFlag{Name: "threads", Aliases: []string{"t"}, Usage: "CPU threads (default: one per core)"},
 		&cli.IntFlag{Name: "ctx-size", Aliases: []string{"c"}, Value: engine.DefaultContextSize, Usage: "context size in tokens"},
+		&cli.BoolFlag{Name: "no-mmap", Usage: "read the language model into memory instead of mapping it (lower peak memory on CPU, slower start)"},
 		&cli.StringFlag{Name: "lib-dir", Usage: "folder of GPU backend plugins (env XRAYGPT_LIB_DIR; default: lib/ next to the binary)"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print llama.cpp's log, devices and timings on stderr"},
 	}
@@ -88,7 +89,7 @@ func openEngine(c *cli.Context) (*engine.Engine, error) {
 	bar := newProgressBar(os.Stderr, "loading "+filepath.Base(paths.Model))
 	e, err := engine.Open(c.Context, engine.Options{
 		ModelPath: paths.Model, VisionPath: paths.Vision,
-		GPULayers: ngl, Threads: c.Int("threads"), ContextSize: c.Int("ctx-size"),
+		GPULayers: ngl, NoMmap: c.Bool("no-mmap"), Threads: c.Int("threads"), ContextSize: c.Int("ctx-size"),
 		Progress: bar.Set,
 	})
 	bar.Done()
