@@ -191,3 +191,42 @@ func TestQuantizeAndDevices(t *testing.T) {
 		t.Errorf("devices: %v %q", err, out)
 	}
 }
+
+// TestBatchEvalDemoIUXray runs batch + ROUGE in one go with the demo model
+// over the IU X-ray image-report pairs of ../shared/data (a manifest whose
+// "report" field is the reference).
+func TestBatchEvalDemoIUXray(t *testing.T) {
+	pairs := filepath.Join("..", "..", "..", "shared", "data", "iu_xray_samples", "pairs.jsonl")
+	if _, err := os.Stat(pairs); err != nil {
+		t.Skip("../shared/data is not beside the repository")
+	}
+	out := filepath.Join(t.TempDir(), "iu.jsonl")
+	stdout, err, code := run(t, "batch", "-m", "../../demo/radllama-demo-q8_0.gguf", "--vision", "../../demo/xraygpt-demo-vision.gguf",
+		"-t", "1", "--temp", "0", "-n", "48", "-o", out, "--eval", "--json", pairs)
+	if err != nil || code != 0 {
+		t.Fatalf("exit %d: %v", code, err)
+	}
+	results, err := batch.ReadResults(out)
+	if err != nil || len(results) != 5 {
+		t.Fatalf("results: %v, %d lines", err, len(results))
+	}
+	for _, r := range results {
+		if r.Summary == "" || r.Reference == "" || r.Error != "" {
+			t.Errorf("%s: summary %q, reference %q, error %q", r.ID, r.Summary, r.Reference, r.Error)
+		}
+	}
+	var report struct {
+		Items []json.RawMessage `json:"items"`
+		Plain *struct {
+			Rouge1 struct{ F1 float64 } `json:"rouge1"`
+		} `json:"plain"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &report); err != nil || len(report.Items) != 5 || report.Plain == nil {
+		t.Fatalf("ROUGE report: %v\n%s", err, stdout)
+	}
+	// The toy model writes report-like text: some unigram overlap, far from all.
+	if f := report.Plain.Rouge1.F1; f <= 0.05 || f >= 0.95 {
+		t.Errorf("mean ROUGE-1 F1 %.3f", f)
+	}
+	t.Logf("demo model on 5 IU X-ray pairs: mean ROUGE-1 F1 %.4f", report.Plain.Rouge1.F1)
+}
