@@ -24,7 +24,7 @@ func modelFlags() []cli.Flag {
 		&cli.IntFlag{Name: "gpu-layers", Aliases: []string{"ngl"}, Value: -2, Usage: "layers to offload to the GPU (-1 all; default: all when a GPU is found, else none)", DefaultText: "auto"},
 		&cli.IntFlag{Name: "threads", Aliases: []string{"t"}, Usage: "CPU threads (default: one per core)"},
 		&cli.IntFlag{Name: "ctx-size", Aliases: []string{"c"}, Value: engine.DefaultContextSize, Usage: "context size in tokens"},
-		&cli.BoolFlag{Name: "no-mmap", Usage: "read the language model into memory instead of mapping it (lower peak memory on CPU, slower start)"},
+		&cli.StringFlag{Name: "mmap", Value: "auto", Usage: "map the language model file (on), or read it into memory (off); auto: off when running on the CPU only, where llama.cpp's repacked weights would otherwise be resident next to the mapped file, on with GPU offload"},
 		&cli.StringFlag{Name: "lib-dir", Usage: "folder of GPU backend plugins (env XRAYGPT_LIB_DIR; default: lib/ next to the binary)"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print llama.cpp's log, devices and timings on stderr"},
 	}
@@ -80,16 +80,26 @@ func openEngine(c *cli.Context) (*engine.Engine, error) {
 			ngl = -1
 		}
 	}
+	var noMmap bool
+	switch c.String("mmap") {
+	case "auto":
+		noMmap = ngl == 0
+	case "on":
+	case "off":
+		noMmap = true
+	default:
+		return nil, cli.Exit(fmt.Sprintf("--mmap %q: want auto, on or off", c.String("mmap")), 2)
+	}
 	if verbose {
 		for _, d := range llama.Devices() {
 			fmt.Fprintf(os.Stderr, "device: %s (%s, %s)\n", d.Name, d.Type, d.Description)
 		}
-		fmt.Fprintf(os.Stderr, "gpu layers: %d\nlanguage model: %s\nvision model: %s\n", ngl, paths.Model, paths.Vision)
+		fmt.Fprintf(os.Stderr, "gpu layers: %d, mmap: %v\nlanguage model: %s\nvision model: %s\n", ngl, !noMmap, paths.Model, paths.Vision)
 	}
 	bar := newProgressBar(os.Stderr, "loading "+filepath.Base(paths.Model))
 	e, err := engine.Open(c.Context, engine.Options{
 		ModelPath: paths.Model, VisionPath: paths.Vision,
-		GPULayers: ngl, NoMmap: c.Bool("no-mmap"), Threads: c.Int("threads"), ContextSize: c.Int("ctx-size"),
+		GPULayers: ngl, NoMmap: noMmap, Threads: c.Int("threads"), ContextSize: c.Int("ctx-size"),
 		Progress: bar.Set,
 	})
 	bar.Done()
