@@ -188,16 +188,7 @@ func TestSoftTokensMatchPyTorch(t *testing.T) {
 func TestGreedyMatchesPyTorch(t *testing.T) {
 	ref := loadReference(t)
 	e := openTestEngine(t)
-	chat, err := e.NewChat()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer chat.Close()
-	img, err := e.EncodeFile(context.Background(), filepath.Join("testdata", ref.Image))
-	if err != nil {
-		t.Fatal(err)
-	}
-	chat.SetImage(img)
+	chat := imageChat(t, e, ref)
 	ans, err := chat.Ask(context.Background(), ref.Question, greedy(len(ref.GeneratedIDs)), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -327,17 +318,8 @@ func TestContextOverflowDropsOldTurns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer e.Close()
-	chat, err := e.NewChat()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer chat.Close()
-	img, err := e.EncodeFile(context.Background(), filepath.Join("testdata", ref.Image))
-	if err != nil {
-		t.Fatal(err)
-	}
-	chat.SetImage(img)
+	t.Cleanup(func() { e.Close() }) // after the chat's cleanup
+	chat := imageChat(t, e, ref)
 	dropped := 0
 	for i := 0; i < 6; i++ {
 		ans, err := chat.Ask(context.Background(), "Is there any pleural effusion on the left side?", greedy(16), nil)
@@ -380,6 +362,22 @@ func TestOpenErrors(t *testing.T) {
 	if _, err := e.EncodeFile(ctx, bad); err == nil || !strings.Contains(err.Error(), "notes.png") {
 		t.Errorf("a text file as an image: %v", err)
 	}
+}
+
+// imageChat opens a chat on e about the reference image; the test closes it.
+func imageChat(t *testing.T, e *Engine, ref *reference) *Chat {
+	t.Helper()
+	chat, err := e.NewChat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { chat.Close() })
+	img, err := e.EncodeFile(context.Background(), filepath.Join("testdata", ref.Image))
+	if err != nil {
+		t.Fatal(err)
+	}
+	chat.SetImage(img)
+	return chat
 }
 
 func matching(a, b []llama.Token) int {
