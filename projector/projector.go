@@ -9,6 +9,8 @@ import (
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
+
+	"github.com/xraygpt-go/xraygpt/linalg"
 )
 
 // ErrShape reports weights or buffers whose sizes do not fit the layer.
@@ -50,15 +52,7 @@ func (l *Linear) Forward(dst, x []float32, rows int) error {
 	if bl == nil {
 		bl = gonum.Implementation{}
 	}
-	bl.Sgemm(blas.NoTrans, blas.Trans, rows, l.Out, l.In, 1, x, l.In, l.Weight, l.In, 0, dst, l.Out)
-	if l.Bias != nil {
-		for r := 0; r < rows; r++ {
-			row := dst[r*l.Out : (r+1)*l.Out]
-			for i, b := range l.Bias {
-				row[i] += b
-			}
-		}
-	}
+	linalg.Linear(bl, dst[:rows*l.Out], x[:rows*l.In], rows, l.Weight, l.In, l.Out, l.Bias)
 	return nil
 }
 
