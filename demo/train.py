@@ -70,21 +70,8 @@ def load_data():
 
 
 def build_vision(out, gen):
-    eva = vg.EVAViT(IMG, PATCH, EVA_DIM, EVA_DEPTH + 1, EVA_HEADS, 4.3637)
-    vg.randomize(eva, gen)
-    with torch.no_grad():
-        for p in eva.parameters():
-            p.copy_(p.half().float())
-    blip = vg.BLIP2(vis_dim=EVA_DIM, nq=N_QUERY, dim=Q_DIM, heads=Q_HEADS, ff=Q_FF, depth=Q_DEPTH, freq=2)
-    vg.randomize(blip, gen)
-    proj = nn.Linear(Q_DIM, CFG.hidden_size)
-    vg.randomize(proj, gen)
-    d = os.path.join(out, "vision")
-    os.makedirs(d, exist_ok=True)
-    torch.save({k: v.half() for k, v in eva.state_dict().items()}, os.path.join(d, "eva_vit_g.pth"))
-    torch.save({"model": blip.state_dict()}, os.path.join(d, "blip2_pretrained_flant5xxl.pth"))
-    torch.save({"model": {"llama_proj.weight": proj.weight.detach().clone(),
-                          "llama_proj.bias": proj.bias.detach().clone()}}, os.path.join(d, "xraygpt_checkpoint.pth"))
+    eva, blip, proj = vg.xraygpt_checkpoints(os.path.join(out, "vision"), gen, IMG, PATCH, EVA_DIM, EVA_DEPTH,
+                                             EVA_HEADS, Q_DIM, Q_HEADS, Q_FF, Q_DEPTH, N_QUERY, CFG.hidden_size)
 
     def encode(x):
         h = eva.embed(x)

@@ -437,6 +437,32 @@ def randomize(module, gen, scale=0.2):
                 p.copy_(scale * r)
 
 
+def xraygpt_checkpoints(out, gen, img, patch, eva_dim, eva_depth, eva_heads,
+                        q_dim, q_heads, q_ff, q_depth, n_query, llm_width, proj_extra=None):
+    """Random tiny EVA (eva_depth blocks used + 1 extra, fp16 values), BLIP-2
+    Q-Former and llama_proj, saved in out/ as XrayGPT's three files are laid
+    out: eva_vit_g.pth (plain fp16 state_dict), blip2_pretrained_flant5xxl.pth
+    ({"model": ...}) and xraygpt_checkpoint.pth ({"model": llama_proj.*} plus
+    proj_extra's keys). Returns the modules."""
+    eva = EVAViT(img, patch, eva_dim, eva_depth + 1, eva_heads, 4.3637)
+    randomize(eva, gen)
+    with torch.no_grad():
+        for p in eva.parameters():
+            p.copy_(p.half().float())
+    blip = BLIP2(vis_dim=eva_dim, nq=n_query, dim=q_dim, heads=q_heads, ff=q_ff, depth=q_depth, freq=2)
+    randomize(blip, gen)
+    proj = nn.Linear(q_dim, llm_width)
+    randomize(proj, gen)
+    os.makedirs(out, exist_ok=True)
+    torch.save({k: v.half() for k, v in eva.state_dict().items()}, os.path.join(out, "eva_vit_g.pth"))
+    torch.save({"model": blip.state_dict()}, os.path.join(out, "blip2_pretrained_flant5xxl.pth"))
+    ckpt = {"model": {"llama_proj.weight": proj.weight.detach().clone(),
+                      "llama_proj.bias": proj.bias.detach().clone()}}
+    ckpt.update(proj_extra or {})
+    torch.save(ckpt, os.path.join(out, "xraygpt_checkpoint.pth"))
+    return eva, blip, proj
+
+
 def save_npy(name, t):
     np.save(os.path.join(GOLD, name + ".npy"), t.detach().float().numpy().astype(np.float32))
 
