@@ -1,0 +1,240 @@
+package linalg
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"unsafe"
+)
+
+// The packed product: a weight matrix is rearranged once, at load, into
+// panels of packNR output features with the input dimension outermost, so
+// that an AVX-512 micro-kernel reads 32 consecutive weights per input
+// element; the activations are rearranged per call into panels of packMR
+// rows the same way (a small copy next to the product). The loops follow
+// GotoBLAS: blocks of packKC inputs, whose activation panels stay in the L2
+// cache while each weight panel is swept over all of them.
+const (
+	packMR = 14  // rows of activations per tile
+	packNR = 32  // output features per tile (two 16-float vectors)
+	packKC = 256 // inputs per cache block
+	packNB = 8   // weight panels per block of output columns
+)
+
+// Packed is a weight matrix in PyTorch's Linear layout [out, in], repacked
+// for the AVX-512 product of [Packed.Linear]. It is read-only after
+// [Pack], so one Packed may serve concurrent products.
+type Packed struct {
+	out, in int
+	data    []float32 // panels of packNR rows (zero padded), k outermost
+}
+
+// PackedLen is the number of floats a [Packed] of an [out, in] matrix holds
+// (out rounded up to a multiple of 32, times in): the size of the dst
+// argument of [Pack].
+func PackedLen(out, in int) int { return (out + packNR - 1) / packNR * packNR * in }
+
+// FastLinear reports whether this CPU runs [Packed.Linear] with the
+// AVX-512 kernel. Without it Packed.Linear is plain Go (correct, slow): use
+// a BLAS through [Linear] instead.
+func FastLinear() bool { return hasAVX512 }
+
+// Pack rearranges w [out, in] (row-major, PyTorch's layout) into dst, which
+// must hold [PackedLen](out, in) floats, and returns the packed matrix. dst
+// is used in place (no copy is kept of w). It panics when the lengths
+// disagree.
+func Pack(dst, w []float32, out, in int) *Packed {
+	if out <= 0 || in <= 0 || len(w) != out*in || len(dst) != PackedLen(out, in) {
+		panic(fmt.Sprintf("linalg: Pack: w %d, dst %d for [%d, %d]", len(w), len(dst), out, in))
+	}
+	panels := len(dst) / (packNR * in)
+	ParallelFor(panels, 0, func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			panel := dst[p*packNR*in : (p+1)*packNR*in]
+			rows := min(out-p*packNR, packNR)
+			if rows < packNR {
+				clear(panel)
+			}
+			// 16 inputs of each row at a time: one cache line read per
+			// row, 2 KiB of the panel written.
+			for k0 := 0; k0 < in; k0 += 16 {
+				k1 := min(k0+16, in)
+				for j := range rows {
+					row := w[(p*packNR+j)*in+k0 : (p*packNR+j)*in+k1]
+					for k, v := range row {
+						panel[(k0+k)*packNR+j] = v
+					}
+				}
+			}
+		}
+	})
+	return &Packed{out: out, in: in, data: dst}
+}
+
+// Out and In are the matrix's dimensions ([out, in]).
+func (p *Packed) Out() int { return p.out }
+
+// In is the input width.
+func (p *Packed) In() int { return p.in }
+
+// Unpack writes the matrix back in [out, in] layout into w.
+func (p *Packed) Unpack(w []float32) {
+	if len(w) != p.out*p.in {
+		panic(fmt.Sprintf("linalg: Unpack: w %d for [%d, %d]", len(w), p.out, p.in))
+	}
+	for o := range p.out {
+		panel := p.data[o/packNR*packNR*p.in:]
+		for k := range p.in {
+			w[o*p.in+k] = panel[k*packNR+o%packNR]
+		}
+	}
+}
+
+// scratch holds packed activations between calls (allocation-free in the
+// steady state; a pool, so concurrent products get their own).
+var scratch = sync.Pool{New: func() any { return new([]float32) }}
+
+// Linear computes y = x·wᵀ + bias, as [Linear] does, with w packed: x is
+// [rows, in], y [rows, out], bias [out] or nil. With accumulate, the result
+// is added to y (a residual connection) instead of replacing it. The work is
+// split over threads goroutines (<= 0: GOMAXPROCS). y must not overlap x.
+// It panics when the lengths disagree.
+func (p *Packed) Linear(y, x []float32, rows int, bias []float32, accumulate bool, threads int) {
+	in, out := p.in, p.out
+	if rows < 0 || len(x) != rows*in || len(y) != rows*out || (bias != nil && len(bias) != out) {
+		panic(fmt.Sprintf("linalg: Packed.Linear: x %d, y %d, bias %d for %d rows of [%d, %d]", len(x), len(y), len(bias), rows, out, in))
+	}
+	if rows == 0 {
+		return
+	}
+	mPanels := (rows + packMR - 1) / packMR
+	nPanels := (out + packNR - 1) / packNR
+	bufp := scratch.Get().(*[]float32)
+	defer scratch.Put(bufp)
+	need := mPanels * packMR * in
+	if cap(*bufp) < need {
+		*bufp = make([]float32, need)
+	}
+	a := (*bufp)[:need]
+	ParallelFor(mPanels, threads, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			packRows(a[i*packMR*in:(i+1)*packMR*in], x, i*packMR, min(rows-i*packMR, packMR), in)
+		}
+	})
+	// Split the output columns when there are enough panels for every
+	// thread, the rows otherwise.
+	tasks := func(body func(m0, m1, n0, n1 int)) {
+		if th := effectiveWorkers(threads); nPanels >= 2*th || mPanels < 2*th {
+			ParallelFor(nPanels, threads, func(n0, n1 int) { body(0, mPanels, n0, n1) })
+		} else {
+			ParallelFor(mPanels, threads, func(m0, m1 int) { body(m0, m1, 0, nPanels) })
+		}
+	}
+	tasks(func(m0, m1, n0, n1 int) {
+		var tile [packMR * packNR]float32
+		var biasTile [packNR]float32
+		// Blocks of packNB weight panels: their output columns stay in the
+		// L2 cache over the passes of the k blocks.
+		for nb := n0; nb < n1; nb += packNB {
+			for k0 := 0; k0 < in; k0 += packKC {
+				kc := min(packKC, in-k0)
+				for j := nb; j < min(nb+packNB, n1); j++ {
+					b := p.data[j*packNR*in+k0*packNR:]
+					cols := min(out-j*packNR, packNR)
+					var bp *float32
+					if k0 == 0 && bias != nil {
+						clear(biasTile[:])
+						copy(biasTile[:], bias[j*packNR:j*packNR+cols])
+						bp = &biasTile[0]
+					}
+					load := k0 > 0 || accumulate
+					for i := m0; i < m1; i++ {
+						ai := a[i*packMR*in+k0*packMR:]
+						r := min(rows-i*packMR, packMR)
+						c := y[i*packMR*out+j*packNR:]
+						if r == packMR && cols == packNR {
+							kernel(ai, b, c, bp, kc, out, load)
+							continue
+						}
+						// Edge tile: through a full-size copy.
+						if load {
+							for rr := range r {
+								copy(tile[rr*packNR:rr*packNR+cols], c[rr*out:rr*out+cols])
+							}
+						}
+						kernel(ai, b, tile[:], bp, kc, packNR, load)
+						for rr := range r {
+							copy(c[rr*out:rr*out+cols], tile[rr*packNR:rr*packNR+cols])
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+// packRows copies rows [r0, r0+n) of x [_, in] into dst as one panel: for
+// each k, packMR values (zero beyond n).
+func packRows(dst, x []float32, r0, n, in int) {
+	for r := range packMR {
+		if r >= n {
+			for k := range in {
+				dst[k*packMR+r] = 0
+			}
+			continue
+		}
+		row := x[(r0+r)*in : (r0+r+1)*in]
+		for k, v := range row {
+			dst[k*packMR+r] = v
+		}
+	}
+}
+
+// kernel runs one tile with the AVX-512 kernel, or in Go without it.
+// a and b start at the tile's first k; c at its top-left element.
+func kernel(a, b, c []float32, bias *float32, kc, ldc int, load bool) {
+	if hasAVX512 {
+		// The kernel reads and writes whole tiles: check the bounds here.
+		_ = a[kc*packMR-1]
+		_ = b[kc*packNR-1]
+		_ = c[(packMR-1)*ldc+packNR-1]
+		sgemm14x32(&a[0], &b[0], &c[0], bias, kc, ldc, load)
+		return
+	}
+	kernelGo(a, b, c, bias, kc, ldc, load)
+}
+
+// kernelGo is the portable twin of sgemm14x32.
+func kernelGo(a, b, c []float32, bias *float32, kc, ldc int, load bool) {
+	var acc [packMR][packNR]float32
+	for r := range packMR {
+		if load {
+			copy(acc[r][:], c[r*ldc:r*ldc+packNR])
+		}
+		if bias != nil {
+			bs := unsafe.Slice(bias, packNR)
+			for j := range packNR {
+				acc[r][j] += bs[j]
+			}
+		}
+	}
+	for k := range kc {
+		bk := b[k*packNR : (k+1)*packNR]
+		for r := range packMR {
+			av := a[k*packMR+r]
+			for j, bv := range bk {
+				acc[r][j] += av * bv
+			}
+		}
+	}
+	for r := range packMR {
+		copy(c[r*ldc:r*ldc+packNR], acc[r][:])
+	}
+}
+
+func effectiveWorkers(threads int) int {
+	if threads <= 0 {
+		return runtime.GOMAXPROCS(0)
+	}
+	return threads
+}

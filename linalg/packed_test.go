@@ -1,0 +1,122 @@
+package linalg
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// linearRef is y = x·wᵀ + bias (+ y0 when accumulating) in float64.
+func linearRef(x, w, bias, y0 []float32, rows, in, out int) []float64 {
+	y := make([]float64, rows*out)
+	for r := range rows {
+		for o := range out {
+			var s float64
+			for k := range in {
+				s += float64(x[r*in+k]) * float64(w[o*in+k])
+			}
+			if bias != nil {
+				s += float64(bias[o])
+			}
+			if y0 != nil {
+				s += float64(y0[r*out+o])
+			}
+			y[r*out+o] = s
+		}
+	}
+	return y
+}
+
+func TestPackedLinear(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	shapes := [][3]int{ // rows, in, out
+		{1, 1, 1}, {14, 32, 32}, {13, 7, 33}, {15, 300, 64}, {29, 257, 100},
+		{257, 88, 96}, {3, 600, 31}, {57, 513, 200}, {30, 40, 700},
+	}
+	for _, sh := range shapes {
+		rows, in, out := sh[0], sh[1], sh[2]
+		x, w, bias := randSlice(rng, rows*in), randSlice(rng, out*in), randSlice(rng, out)
+		pk := Pack(make([]float32, PackedLen(out, in)), w, out, in)
+		back := make([]float32, out*in)
+		pk.Unpack(back)
+		for i := range w {
+			if back[i] != w[i] {
+				t.Fatalf("%v: Unpack differs at %d", sh, i)
+			}
+		}
+		for _, withBias := range []bool{false, true} {
+			for _, acc := range []bool{false, true} {
+				for _, threads := range []int{1, 2, 3} {
+					name := fmt.Sprintf("%dx%dx%d/bias=%v/acc=%v/th=%d", rows, in, out, withBias, acc, threads)
+					b := bias
+					if !withBias {
+						b = nil
+					}
+					y0 := randSlice(rng, rows*out)
+					y := append([]float32(nil), y0...)
+					var prev []float32
+					if acc {
+						prev = y0
+					}
+					pk.Linear(y, x, rows, b, acc, threads)
+					want := linearRef(x, w, b, prev, rows, in, out)
+					// float32 accumulation over in terms of unit-variance products.
+					tol := 1e-5 * math.Sqrt(float64(in)) * 4
+					for i := range want {
+						if d := math.Abs(float64(y[i]) - want[i]); d > tol || math.IsNaN(float64(y[i])) {
+							t.Fatalf("%s: y[%d] = %g, want %g (|diff| %g > %g)", name, i, y[i], want[i], d, tol)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestKernelMatchesGo runs the assembly tile kernel and its Go twin on the
+// same tiles: they must agree to float32 rounding.
+func TestKernelMatchesGo(t *testing.T) {
+	if !hasAVX512 {
+		t.Skip("no AVX-512")
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, kc := range []int{0, 1, 5, 256} {
+		for _, load := range []bool{false, true} {
+			for _, withBias := range []bool{false, true} {
+				a, b := randSlice(rng, kc*packMR+1), randSlice(rng, kc*packNR+1)
+				bias := randSlice(rng, packNR)
+				var bp *float32
+				if withBias {
+					bp = &bias[0]
+				}
+				const ldc = 40
+				c0 := randSlice(rng, packMR*ldc)
+				c1 := append([]float32(nil), c0...)
+				c2 := append([]float32(nil), c0...)
+				sgemm14x32(&a[0], &b[0], &c1[0], bp, kc, ldc, load)
+				kernelGo(a, b, c2, bp, kc, ldc, load)
+				for i := range c1 {
+					if i%ldc >= packNR {
+						if c1[i] != c0[i] {
+							t.Fatalf("kc=%d: kernel wrote outside the tile at %d", kc, i)
+						}
+						continue
+					}
+					if d := math.Abs(float64(c1[i] - c2[i])); d > 1e-4*math.Sqrt(float64(kc)+1) {
+						t.Fatalf("kc=%d load=%v bias=%v: c[%d] asm %g, go %g", kc, load, withBias, i, c1[i], c2[i])
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestPackPanics(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Fatal("Pack with a short dst did not panic")
+		}
+	}()
+	Pack(make([]float32, 10), make([]float32, 64), 2, 32)
+}
