@@ -19,8 +19,10 @@ import (
 //
 //	go test -run '^$' -bench 'XrayGPT|SwinTiny' -benchtime 3x ./vision/
 //
-// Sub-benchmarks: native, native-blas2 (linalg.Default: OpenBLAS when it
-// loads) and gonum (pure Go; slow for EVA: use -bench 'XrayGPT/native$').
+// Sub-benchmarks: packed (the default: EVA's large matrices through
+// linalg's AVX-512 kernel, the rest through BLAS, where the CPU has
+// AVX-512), native, native-blas2 (linalg.Default: OpenBLAS when it loads)
+// and gonum (pure Go; slow for EVA: use -bench 'XrayGPT/(packed|native)$').
 // OPENBLAS_CORETYPE is read by OpenBLAS at load: run with it set and unset.
 
 func BenchmarkXrayGPT(b *testing.B) { benchModel(b, XrayGPTConfig(), StageEncoder) }
@@ -39,19 +41,23 @@ func benchModel(b *testing.B, cfg Config, split string) {
 		impl                   blas.Float32
 		blasThreads, goThreads int
 	}{
+		{"packed", linalg.Default(), 1, 2},
 		{"native", linalg.Default(), 1, 2},
 		{"native-blas2", linalg.Default(), 2, 1},
 		{"gonum", linalg.PureGo(), 2, 2},
 	}
 	for _, im := range impls {
 		b.Run(im.name, func(b *testing.B) {
+			if im.name == "packed" && !linalg.FastLinear() {
+				b.Skip("no AVX-512 kernel (linalg.FastLinear)")
+			}
 			if im.name != "gonum" {
 				if _, err := linalg.Native(); err != nil {
 					b.Skipf("no native BLAS: %v", err)
 				}
 			}
 			linalg.SetThreads(im.impl, im.blasThreads)
-			m, err := Random(cfg, 1, Options{BLAS: im.impl, Threads: im.goThreads})
+			m, err := Random(cfg, 1, Options{BLAS: im.impl, Threads: im.goThreads, NoPacked: im.name != "packed"})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -5,6 +5,8 @@ import (
 	"math"
 
 	"gonum.org/v1/gonum/blas"
+
+	"github.com/xraygpt-go/xraygpt/linalg"
 )
 
 // EVAConfig holds the hyperparameters of an EVA ViT (EVA ViT-g/14 in XrayGPT:
@@ -49,6 +51,11 @@ type EVABlock struct {
 	MLPFc2Bias             []float32 // mlp.fc2.bias [D]
 
 	qkvBias []float32 // q_bias, zeros, v_bias [3D], built at load
+
+	// The four matrices repacked for linalg's AVX-512 product, when the
+	// model uses it (then the Weight fields above are nil: the weights are
+	// held once, packed).
+	qkv, proj, fc1, fc2 *linalg.Packed
 }
 
 func loadEVA(l *loader, prefix string, c EVAConfig) *EVA {
@@ -61,20 +68,36 @@ func loadEVA(l *loader, prefix string, c EVAConfig) *EVA {
 	for i := 0; i < c.Blocks; i++ {
 		p := fmt.Sprintf("%sblocks.%d.", prefix, i)
 		b := EVABlock{
-			Norm1Weight:    l.get(p+"norm1.weight", D),
-			Norm1Bias:      l.get(p+"norm1.bias", D),
-			AttnQKVWeight:  l.get(p+"attn.qkv.weight", 3*D, D),
-			AttnQBias:      l.get(p+"attn.q_bias", D),
-			AttnVBias:      l.get(p+"attn.v_bias", D),
-			AttnProjWeight: l.get(p+"attn.proj.weight", D, D),
-			AttnProjBias:   l.get(p+"attn.proj.bias", D),
-			Norm2Weight:    l.get(p+"norm2.weight", D),
-			Norm2Bias:      l.get(p+"norm2.bias", D),
-			MLPFc1Weight:   l.get(p+"mlp.fc1.weight", c.MLP, D),
-			MLPFc1Bias:     l.get(p+"mlp.fc1.bias", c.MLP),
-			MLPFc2Weight:   l.get(p+"mlp.fc2.weight", D, c.MLP),
-			MLPFc2Bias:     l.get(p+"mlp.fc2.bias", D),
+			Norm1Weight: l.get(p+"norm1.weight", D),
+			Norm1Bias:   l.get(p+"norm1.bias", D),
 		}
+		if l.pack {
+			b.qkv = l.getPacked(p+"attn.qkv.weight", 3*D, D)
+		} else {
+			b.AttnQKVWeight = l.get(p+"attn.qkv.weight", 3*D, D)
+		}
+		b.AttnQBias = l.get(p+"attn.q_bias", D)
+		b.AttnVBias = l.get(p+"attn.v_bias", D)
+		if l.pack {
+			b.proj = l.getPacked(p+"attn.proj.weight", D, D)
+		} else {
+			b.AttnProjWeight = l.get(p+"attn.proj.weight", D, D)
+		}
+		b.AttnProjBias = l.get(p+"attn.proj.bias", D)
+		b.Norm2Weight = l.get(p+"norm2.weight", D)
+		b.Norm2Bias = l.get(p+"norm2.bias", D)
+		if l.pack {
+			b.fc1 = l.getPacked(p+"mlp.fc1.weight", c.MLP, D)
+		} else {
+			b.MLPFc1Weight = l.get(p+"mlp.fc1.weight", c.MLP, D)
+		}
+		b.MLPFc1Bias = l.get(p+"mlp.fc1.bias", c.MLP)
+		if l.pack {
+			b.fc2 = l.getPacked(p+"mlp.fc2.weight", D, c.MLP)
+		} else {
+			b.MLPFc2Weight = l.get(p+"mlp.fc2.weight", D, c.MLP)
+		}
+		b.MLPFc2Bias = l.get(p+"mlp.fc2.bias", D)
 		if l.err == nil && b.AttnQBias != nil {
 			b.qkvBias = make([]float32, 3*D)
 			copy(b.qkvBias, b.AttnQBias)
@@ -137,17 +160,26 @@ func (e *EVA) block(bl blas.Float32, s *evaState, b *EVABlock, threads int) {
 	N, D := c.Tokens(), c.Width
 	hd := D / c.Heads
 	layerNorm(s.h, s.x, N, D, b.Norm1Weight, b.Norm1Bias, c.Eps, threads)
-	linear(bl, s.qkv, s.h, N, D, 3*D, b.AttnQKVWeight, b.qkvBias, false, threads)
+	dense(bl, s.qkv, s.h, N, D, 3*D, b.AttnQKVWeight, b.qkv, b.qkvBias, false, threads)
 	attention(bl, attnArgs{
 		q: s.qkv, k: s.qkv[D:], v: s.qkv[2*D:], o: s.att,
 		ldq: 3 * D, ldk: 3 * D, ldv: 3 * D, ldo: D,
 		nq: N, nk: N, heads: c.Heads, hd: hd,
 		scale: float32(1 / math.Sqrt(float64(hd))),
 	}, s.scores, threads)
-	linear(bl, s.x, s.att, N, D, D, b.AttnProjWeight, b.AttnProjBias, true, threads)
+	dense(bl, s.x, s.att, N, D, D, b.AttnProjWeight, b.proj, b.AttnProjBias, true, threads)
 
 	layerNorm(s.h, s.x, N, D, b.Norm2Weight, b.Norm2Bias, c.Eps, threads)
-	linear(bl, s.mlp, s.h, N, D, c.MLP, b.MLPFc1Weight, b.MLPFc1Bias, false, threads)
+	dense(bl, s.mlp, s.h, N, D, c.MLP, b.MLPFc1Weight, b.fc1, b.MLPFc1Bias, false, threads)
 	gelu(s.mlp, threads)
-	linear(bl, s.x, s.mlp, N, c.MLP, D, b.MLPFc2Weight, b.MLPFc2Bias, true, threads)
+	dense(bl, s.x, s.mlp, N, c.MLP, D, b.MLPFc2Weight, b.fc2, b.MLPFc2Bias, true, threads)
+}
+
+// dense is linear with the weight either plain (w) or packed (p, not nil).
+func dense(bl blas.Float32, y, x []float32, rows, in, out int, w []float32, p *linalg.Packed, b []float32, accumulate bool, threads int) {
+	if p != nil {
+		p.Linear(y[:rows*out], x[:rows*in], rows, b, accumulate, threads)
+		return
+	}
+	linear(bl, y, x, rows, in, out, w, b, accumulate, threads)
 }

@@ -2,10 +2,12 @@ package vision_test
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"path/filepath"
 	"testing"
 
+	"github.com/xraygpt-go/xraygpt/linalg"
 	"github.com/xraygpt-go/xraygpt/vision"
 	"github.com/xraygpt-go/xraygpt/vision/convert"
 	"github.com/xraygpt-go/xraygpt/vision/npy"
@@ -77,42 +79,47 @@ func TestXrayGPTGolden(t *testing.T) {
 		dtype convert.DType
 		tol   float64
 	}{{convert.F32, 1e-4}, {convert.F16, 2e-2}} {
-		t.Run(string(tc.dtype), func(t *testing.T) {
-			m, err := vision.Open(convertXrayGPT(t, tc.dtype), vision.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer m.Close()
-			if (tc.dtype == convert.F32) != (m.WidenedBytes == 0) {
-				t.Errorf("%s file: %d bytes copied to the heap", tc.dtype, m.WidenedBytes)
-			}
-			c := m.Config
-			if c.EVA.Blocks != 3 || c.QFormer.Layers != 4 || c.QFormer.CrossFreq != 2 || c.Projector.Out != 40 {
-				t.Fatalf("config %+v", c)
-			}
-			in, _ := golden(t, "eva_input")
-			got := stages(t, m, in)
-			for _, s := range []struct{ stage, file string }{
-				{vision.StagePatchEmbed, "eva_embed"},
-				{vision.StageBlock0, "eva_block0"},
-				{vision.StageEncoder, "eva_out"},
-				{vision.StageLNVision, "ln_vision"},
-				{vision.StageQFormer, "qformer_out"},
-				{vision.StageSoftTokens, "soft_tokens"},
-			} {
-				want, _ := golden(t, s.file)
-				compare(t, s.stage, got[s.stage], want, tc.tol)
-			}
-			enc, err := m.Encode(context.Background(), in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want, shape := golden(t, "soft_tokens")
-			if enc.Rows != shape[0] || enc.Cols != shape[1] {
-				t.Errorf("Encode gives %dx%d, want %v", enc.Rows, enc.Cols, shape)
-			}
-			compare(t, "Encode", enc, want, tc.tol)
-		})
+		for _, noPacked := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/nopacked=%v", tc.dtype, noPacked), func(t *testing.T) {
+				m, err := vision.Open(convertXrayGPT(t, tc.dtype), vision.Options{NoPacked: noPacked})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer m.Close()
+				if m.Packed() != (!noPacked && linalg.FastLinear()) {
+					t.Errorf("Packed() = %v with NoPacked %v on a CPU with FastLinear %v", m.Packed(), noPacked, linalg.FastLinear())
+				}
+				if (tc.dtype == convert.F32) != (m.WidenedBytes == 0) {
+					t.Errorf("%s file: %d bytes copied to the heap", tc.dtype, m.WidenedBytes)
+				}
+				c := m.Config
+				if c.EVA.Blocks != 3 || c.QFormer.Layers != 4 || c.QFormer.CrossFreq != 2 || c.Projector.Out != 40 {
+					t.Fatalf("config %+v", c)
+				}
+				in, _ := golden(t, "eva_input")
+				got := stages(t, m, in)
+				for _, s := range []struct{ stage, file string }{
+					{vision.StagePatchEmbed, "eva_embed"},
+					{vision.StageBlock0, "eva_block0"},
+					{vision.StageEncoder, "eva_out"},
+					{vision.StageLNVision, "ln_vision"},
+					{vision.StageQFormer, "qformer_out"},
+					{vision.StageSoftTokens, "soft_tokens"},
+				} {
+					want, _ := golden(t, s.file)
+					compare(t, s.stage, got[s.stage], want, tc.tol)
+				}
+				enc, err := m.Encode(context.Background(), in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want, shape := golden(t, "soft_tokens")
+				if enc.Rows != shape[0] || enc.Cols != shape[1] {
+					t.Errorf("Encode gives %dx%d, want %v", enc.Rows, enc.Cols, shape)
+				}
+				compare(t, "Encode", enc, want, tc.tol)
+			})
+		}
 	}
 }
 

@@ -29,6 +29,10 @@ type Options struct {
 	// single-threaded BLAS (linalg.SetThreads(impl, 1), a process-wide
 	// OpenBLAS setting this package never changes) with Threads = cores.
 	Threads int
+	// NoPacked runs every product through BLAS. By default, on CPUs with
+	// AVX-512 (linalg.FastLinear), the four large matrices of each EVA block
+	// are repacked once at load and multiplied by linalg's own kernel.
+	NoPacked bool
 }
 
 // Tensor is a row-major [Rows, Cols] float32 matrix.
@@ -113,18 +117,25 @@ func FromGGUF(f *gguf.File, opt Options) (*Model, error) {
 			src.copyAll = true
 		}
 	}
-	if src.copyAll {
+	pack := usePacked(opt)
+	if src.copyAll || pack {
+		// One arena for every copy: widened tensors and packed matrices.
 		specs, err := Tensors(cfg)
 		if err != nil {
 			return nil, err
 		}
 		n := 0
 		for _, s := range specs {
-			e := 1
-			for _, d := range s.Shape {
-				e *= d
+			switch {
+			case s.packed && pack:
+				n += linalg.PackedLen(s.Shape[0], s.Shape[1])
+			case src.copyAll:
+				e := 1
+				for _, d := range s.Shape {
+					e *= d
+				}
+				n += e
 			}
-			n += e
 		}
 		src.arena = make([]float32, n)
 		adviseHugePages(src.arena)
@@ -158,7 +169,10 @@ func build(cfg Config, src tensorSource, opt Options) (*Model, error) {
 	if m.bl == nil {
 		m.bl = linalg.Default()
 	}
-	l := &loader{src: src}
+	l := &loader{src: src, pack: usePacked(opt)}
+	if _, ok := src.(*recordSource); ok {
+		l.pack = true // list which tensors are packed, whatever the CPU
+	}
 	switch cfg.Kind {
 	case KindEVAQFormer:
 		m.EVA = loadEVA(l, "visual_encoder.", cfg.EVA)
@@ -361,11 +375,23 @@ func (m *Model) forwardSwin(ctx context.Context, img []float32, hook func(string
 	return last, nil
 }
 
+// usePacked says whether a model with these options multiplies the large
+// matrices with linalg's packed AVX-512 product.
+func usePacked(opt Options) bool { return !opt.NoPacked && linalg.FastLinear() }
+
+// Packed reports whether the model multiplies its large matrices with
+// linalg's packed AVX-512 product rather than BLAS.
+func (m *Model) Packed() bool {
+	return m.EVA != nil && len(m.EVA.Blocks) > 0 && m.EVA.Blocks[0].qkv != nil
+}
+
 // TensorSpec names a tensor of a vision file and its PyTorch shape
 // (outermost dimension first).
 type TensorSpec struct {
 	Name  string
 	Shape []int
+
+	packed bool // loaded with getPacked
 }
 
 // Tensors lists, in load order, every tensor a model of configuration cfg
@@ -389,6 +415,13 @@ func (r *recordSource) tensor(name string, shape []int) ([]float32, error) {
 	return nil, nil
 }
 
+func (r *recordSource) tensorTemp(name string, shape []int, _ []float32) ([]float32, func(), error) {
+	r.specs = append(r.specs, TensorSpec{Name: name, Shape: append([]int(nil), shape...), packed: true})
+	return nil, func() {}, nil
+}
+
+func (r *recordSource) alloc(int) []float32 { return nil }
+
 // randSource makes random weights: LayerNorm-like vectors near 1, others
 // uniform with standard deviation 0.02, so activations keep a sane scale
 // through deep stacks. It is a cheap xorshift generator: real-size models
@@ -408,6 +441,18 @@ func (r *randSource) tensor(name string, shape []int) ([]float32, error) {
 		n *= d
 	}
 	t := make([]float32, n)
+	r.fill(t, name, shape)
+	return t, nil
+}
+
+func (r *randSource) tensorTemp(name string, shape []int, buf []float32) ([]float32, func(), error) {
+	r.fill(buf, name, shape)
+	return buf, func() {}, nil
+}
+
+func (r *randSource) alloc(n int) []float32 { return make([]float32, n) }
+
+func (r *randSource) fill(t []float32, name string, shape []int) {
 	norm := len(shape) == 1 && (hasSuffix(name, "norm.weight") || hasSuffix(name, "LayerNorm.weight") ||
 		hasSuffix(name, "layernorm.weight") || hasSuffix(name, "norm1.weight") || hasSuffix(name, "norm2.weight") ||
 		hasSuffix(name, "ln_vision.weight") || hasSuffix(name, "_before.weight") || hasSuffix(name, "_after.weight"))
@@ -418,7 +463,6 @@ func (r *randSource) tensor(name string, shape []int) ([]float32, error) {
 			t[i] = 0.0346 * r.next() // std 0.02
 		}
 	}
-	return t, nil
 }
 
 func hasSuffix(s, suf string) bool { return len(s) >= len(suf) && s[len(s)-len(suf):] == suf }

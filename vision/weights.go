@@ -7,6 +7,7 @@ import (
 	"unsafe"
 
 	"github.com/xraygpt-go/xraygpt/gguf"
+	"github.com/xraygpt-go/xraygpt/linalg"
 )
 
 var (
@@ -24,11 +25,61 @@ type tensorSource interface {
 	tensor(name string, shape []int) ([]float32, error)
 }
 
+// packSource is a tensorSource that can also lend a tensor only until it
+// is packed (decoded into buf, or aliasing the file) and allocate the
+// packed copy, so that a packed matrix is never held twice.
+type packSource interface {
+	tensorSource
+	// tensorTemp returns the tensor, valid until done is called.
+	tensorTemp(name string, shape []int, buf []float32) (t []float32, done func(), err error)
+	alloc(n int) []float32
+}
+
 // loader collects the first error so that model loading reads as a list of
 // names and shapes.
 type loader struct {
 	src tensorSource
 	err error
+	// pack says to repack the large matrices for linalg's AVX-512 product
+	// (getPacked); tmp is its reusable buffer for decoded tensors.
+	pack bool
+	tmp  []float32
+}
+
+// getPacked reads an [out, in] weight and returns it repacked for
+// linalg.Packed.Linear, keeping no unpacked copy; nil when packing is off
+// (use get), after an error, or for a source without data.
+func (l *loader) getPacked(name string, out, in int) *linalg.Packed {
+	if l.err != nil || !l.pack {
+		return nil
+	}
+	var (
+		t    []float32
+		done = func() {}
+		err  error
+		dst  []float32
+	)
+	if ps, ok := l.src.(packSource); ok {
+		if cap(l.tmp) < out*in {
+			l.tmp = make([]float32, out*in)
+		}
+		t, done, err = ps.tensorTemp(name, []int{out, in}, l.tmp[:out*in])
+		if err == nil {
+			dst = ps.alloc(linalg.PackedLen(out, in))
+		}
+	} else {
+		t, err = l.src.tensor(name, []int{out, in})
+		dst = make([]float32, linalg.PackedLen(out, in))
+	}
+	if err != nil {
+		l.err = err
+		return nil
+	}
+	defer done()
+	if t == nil { // recordSource
+		return nil
+	}
+	return linalg.Pack(dst, t, out, in)
 }
 
 func (l *loader) get(name string, shape ...int) []float32 {
@@ -80,10 +131,11 @@ func NeOf(shape []int) []uint64 {
 	return ne
 }
 
-func (g *ggufSource) tensor(name string, shape []int) ([]float32, error) {
+// lookup finds a tensor, checks its shape and type, and returns its bytes.
+func (g *ggufSource) lookup(name string, shape []int) (gguf.TensorInfo, []byte, error) {
 	info, ok := g.f.Tensor(name)
 	if !ok {
-		return nil, fmt.Errorf("%w: %s (want shape %v)", ErrMissingTensor, name, shape)
+		return info, nil, fmt.Errorf("%w: %s (want shape %v)", ErrMissingTensor, name, shape)
 	}
 	want := NeOf(shape)
 	// Trailing singleton dims may be dropped by writers; compare element-wise
@@ -93,24 +145,69 @@ func (g *ggufSource) tensor(name string, shape []int) ([]float32, error) {
 		for i, d := range info.Ne {
 			got[len(info.Ne)-1-i] = int(d)
 		}
-		return nil, fmt.Errorf("%w: %s has shape %v, want %v", ErrTensorShape, name, got, shape)
+		return info, nil, fmt.Errorf("%w: %s has shape %v, want %v", ErrTensorShape, name, got, shape)
+	}
+	switch info.Type {
+	case gguf.TypeF32, gguf.TypeF16, gguf.TypeBF16:
+	default:
+		return info, nil, fmt.Errorf("%w: tensor %s has type %v (want F32, F16 or BF16)", ErrUnsupported, name, info.Type)
 	}
 	b, err := g.f.TensorBytes(name)
 	if err != nil {
-		return nil, fmt.Errorf("tensor %s: %w", name, err)
+		return info, nil, fmt.Errorf("tensor %s: %w", name, err)
 	}
-	switch info.Type {
-	case gguf.TypeF32:
-		if len(b) > 0 && uintptr(unsafe.Pointer(&b[0]))%4 == 0 && !g.copyAll {
+	return info, b, nil
+}
+
+// alias returns an F32 tensor's bytes as floats when they can be used in
+// place (aligned), after populating the pages.
+func alias(info gguf.TensorInfo, b []byte) []float32 {
+	if info.Type != gguf.TypeF32 || len(b) == 0 || uintptr(unsafe.Pointer(&b[0]))%4 != 0 {
+		return nil
+	}
+	populate(b)
+	return unsafe.Slice((*float32)(unsafe.Pointer(&b[0])), len(b)/4)
+}
+
+func (g *ggufSource) tensor(name string, shape []int) ([]float32, error) {
+	info, b, err := g.lookup(name, shape)
+	if err != nil {
+		return nil, err
+	}
+	if !g.copyAll {
+		if t := alias(info, b); t != nil {
 			g.aliased = true
-			populate(b)
-			return unsafe.Slice((*float32)(unsafe.Pointer(&b[0])), len(b)/4), nil
+			return t, nil
 		}
-	case gguf.TypeF16, gguf.TypeBF16:
-	default:
-		return nil, fmt.Errorf("%w: tensor %s has type %v (want F32, F16 or BF16)", ErrUnsupported, name, info.Type)
 	}
 	t := g.alloc(int(info.Elements()))
+	if err := decodeInto(t, b, info); err != nil {
+		return nil, fmt.Errorf("tensor %s: %w", name, err)
+	}
+	dropPages(b)
+	g.widened += int64(len(t)) * 4
+	return t, nil
+}
+
+// tensorTemp implements packSource: F32 tensors alias the mapping, whose
+// pages done drops; others are decoded into buf.
+func (g *ggufSource) tensorTemp(name string, shape []int, buf []float32) ([]float32, func(), error) {
+	info, b, err := g.lookup(name, shape)
+	if err != nil {
+		return nil, nil, err
+	}
+	done := func() { dropPages(b) }
+	if t := alias(info, b); t != nil {
+		return t, done, nil
+	}
+	if err := decodeInto(buf, b, info); err != nil {
+		return nil, nil, fmt.Errorf("tensor %s: %w", name, err)
+	}
+	return buf, done, nil
+}
+
+// decodeInto widens b (F32, F16 or BF16) into t, in parallel pieces.
+func decodeInto(t []float32, b []byte, info gguf.TensorInfo) error {
 	populate(b) // one call instead of a page fault per 4 KiB read
 	// Decode in parallel pieces of 64Ki elements (bytes per element: w).
 	const piece = 1 << 16
@@ -125,12 +222,7 @@ func (g *ggufSource) tensor(name string, shape []int) ([]float32, error) {
 			mu.Unlock()
 		}
 	})
-	if derr != nil {
-		return nil, fmt.Errorf("tensor %s: %w", name, derr)
-	}
-	dropPages(b)
-	g.widened += int64(len(t)) * 4
-	return t, nil
+	return derr
 }
 
 func sameDims(a, b []uint64) bool {
