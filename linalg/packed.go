@@ -47,28 +47,60 @@ func Pack(dst, w []float32, out, in int) *Packed {
 	if out <= 0 || in <= 0 || len(w) != out*in || len(dst) != PackedLen(out, in) {
 		panic(fmt.Sprintf("linalg: Pack: w %d, dst %d for [%d, %d]", len(w), len(dst), out, in))
 	}
-	panels := len(dst) / (packNR * in)
-	ParallelFor(panels, 0, func(lo, hi int) {
-		for p := lo; p < hi; p++ {
-			panel := dst[p*packNR*in : (p+1)*packNR*in]
-			rows := min(out-p*packNR, packNR)
-			if rows < packNR {
-				clear(panel)
-			}
-			// 16 inputs of each row at a time: one cache line read per
-			// row, 2 KiB of the panel written.
-			for k0 := 0; k0 < in; k0 += 16 {
-				k1 := min(k0+16, in)
-				for j := range rows {
-					row := w[(p*packNR+j)*in+k0 : (p*packNR+j)*in+k1]
-					for k, v := range row {
-						panel[(k0+k)*packNR+j] = v
-					}
+	ParallelFor(len(dst)/(packNR*in), 0, func(lo, hi int) { packPanels(dst, w, in, out, in, lo, hi) })
+	return &Packed{out: out, in: in, data: dst}
+}
+
+// PackStrided is [Pack] for a small matrix [out, in] whose rows are ld
+// floats apart in w (a head's slice of a wider activation), on the calling
+// goroutine.
+func PackStrided(dst, w []float32, ld, out, in int) *Packed {
+	if out <= 0 || in <= 0 || ld < in || len(w) < (out-1)*ld+in || len(dst) != PackedLen(out, in) {
+		panic(fmt.Sprintf("linalg: PackStrided: w %d, dst %d for [%d, %d] at stride %d", len(w), len(dst), out, in, ld))
+	}
+	packPanels(dst, w, ld, out, in, 0, len(dst)/(packNR*in))
+	return &Packed{out: out, in: in, data: dst}
+}
+
+// PackTransposed packs the transpose of m [in, out] (rows ld floats apart),
+// on the calling goroutine: the packed weight of y = x·m (attention's
+// probabilities times values).
+func PackTransposed(dst, m []float32, ld, in, out int) *Packed {
+	if out <= 0 || in <= 0 || ld < out || len(m) < (in-1)*ld+out || len(dst) != PackedLen(out, in) {
+		panic(fmt.Sprintf("linalg: PackTransposed: m %d, dst %d for [%d, %d] at stride %d", len(m), len(dst), in, out, ld))
+	}
+	for p := range len(dst) / (packNR * in) {
+		panel := dst[p*packNR*in : (p+1)*packNR*in]
+		cols := min(out-p*packNR, packNR)
+		for k := range in {
+			seg := panel[k*packNR : (k+1)*packNR]
+			copy(seg, m[k*ld+p*packNR:k*ld+p*packNR+cols])
+			clear(seg[cols:])
+		}
+	}
+	return &Packed{out: out, in: in, data: dst}
+}
+
+// packPanels fills panels [lo, hi) of dst from w [out, in] (rows ld apart).
+func packPanels(dst, w []float32, ld, out, in, lo, hi int) {
+	for p := lo; p < hi; p++ {
+		panel := dst[p*packNR*in : (p+1)*packNR*in]
+		rows := min(out-p*packNR, packNR)
+		if rows < packNR {
+			clear(panel)
+		}
+		// 16 inputs of each row at a time: one cache line read per row,
+		// 2 KiB of the panel written.
+		for k0 := 0; k0 < in; k0 += 16 {
+			k1 := min(k0+16, in)
+			for j := range rows {
+				row := w[(p*packNR+j)*ld+k0 : (p*packNR+j)*ld+k1]
+				for k, v := range row {
+					panel[(k0+k)*packNR+j] = v
 				}
 			}
 		}
-	})
-	return &Packed{out: out, in: in, data: dst}
+	}
 }
 
 // Out and In are the matrix's dimensions ([out, in]).
@@ -100,9 +132,18 @@ var scratch = sync.Pool{New: func() any { return new([]float32) }}
 // split over threads goroutines (<= 0: GOMAXPROCS). y must not overlap x.
 // It panics when the lengths disagree.
 func (p *Packed) Linear(y, x []float32, rows int, bias []float32, accumulate bool, threads int) {
+	if rows < 0 || len(x) != rows*p.in || len(y) != rows*p.out {
+		panic(fmt.Sprintf("linalg: Packed.Linear: x %d, y %d for %d rows of [%d, %d]", len(x), len(y), rows, p.out, p.in))
+	}
+	p.LinearStrided(y, p.out, x, p.in, rows, bias, accumulate, threads)
+}
+
+// LinearStrided is [Packed.Linear] with the rows of y and x ldy and ldx
+// floats apart (slices of wider activations, such as attention heads).
+func (p *Packed) LinearStrided(y []float32, ldy int, x []float32, ldx int, rows int, bias []float32, accumulate bool, threads int) {
 	in, out := p.in, p.out
-	if rows < 0 || len(x) != rows*in || len(y) != rows*out || (bias != nil && len(bias) != out) {
-		panic(fmt.Sprintf("linalg: Packed.Linear: x %d, y %d, bias %d for %d rows of [%d, %d]", len(x), len(y), len(bias), rows, out, in))
+	if rows < 0 || ldx < in || ldy < out || (rows > 0 && (len(x) < (rows-1)*ldx+in || len(y) < (rows-1)*ldy+out)) || (bias != nil && len(bias) != out) {
+		panic(fmt.Sprintf("linalg: Packed.LinearStrided: x %d (stride %d), y %d (stride %d), bias %d for %d rows of [%d, %d]", len(x), ldx, len(y), ldy, len(bias), rows, out, in))
 	}
 	if rows == 0 {
 		return
@@ -118,7 +159,7 @@ func (p *Packed) Linear(y, x []float32, rows int, bias []float32, accumulate boo
 	a := (*bufp)[:need]
 	ParallelFor(mPanels, threads, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			packRows(a[i*packMR*in:(i+1)*packMR*in], x, i*packMR, min(rows-i*packMR, packMR), in)
+			packRows(a[i*packMR*in:(i+1)*packMR*in], x, ldx, i*packMR, min(rows-i*packMR, packMR), in)
 		}
 	})
 	// Split the output columns when there are enough panels for every
@@ -151,20 +192,20 @@ func (p *Packed) Linear(y, x []float32, rows int, bias []float32, accumulate boo
 					for i := m0; i < m1; i++ {
 						ai := a[i*packMR*in+k0*packMR:]
 						r := min(rows-i*packMR, packMR)
-						c := y[i*packMR*out+j*packNR:]
+						c := y[i*packMR*ldy+j*packNR:]
 						if r == packMR && cols == packNR {
-							kernel(ai, b, c, bp, kc, out, load)
+							kernel(ai, b, c, bp, kc, ldy, load)
 							continue
 						}
 						// Edge tile: through a full-size copy.
 						if load {
 							for rr := range r {
-								copy(tile[rr*packNR:rr*packNR+cols], c[rr*out:rr*out+cols])
+								copy(tile[rr*packNR:rr*packNR+cols], c[rr*ldy:rr*ldy+cols])
 							}
 						}
 						kernel(ai, b, tile[:], bp, kc, packNR, load)
 						for rr := range r {
-							copy(c[rr*out:rr*out+cols], tile[rr*packNR:rr*packNR+cols])
+							copy(c[rr*ldy:rr*ldy+cols], tile[rr*packNR:rr*packNR+cols])
 						}
 					}
 				}
@@ -173,9 +214,9 @@ func (p *Packed) Linear(y, x []float32, rows int, bias []float32, accumulate boo
 	})
 }
 
-// packRows copies rows [r0, r0+n) of x [_, in] into dst as one panel: for
-// each k, packMR values (zero beyond n).
-func packRows(dst, x []float32, r0, n, in int) {
+// packRows copies rows [r0, r0+n) of x (rows of in values, ld apart) into
+// dst as one panel: for each k, packMR values (zero beyond n).
+func packRows(dst, x []float32, ld, r0, n, in int) {
 	for r := range packMR {
 		if r >= n {
 			for k := range in {
@@ -183,7 +224,7 @@ func packRows(dst, x []float32, r0, n, in int) {
 			}
 			continue
 		}
-		row := x[(r0+r)*in : (r0+r+1)*in]
+		row := x[(r0+r)*ld : (r0+r)*ld+in]
 		for k, v := range row {
 			dst[k*packMR+r] = v
 		}

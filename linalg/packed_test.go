@@ -120,3 +120,60 @@ func TestPackPanics(t *testing.T) {
 	}()
 	Pack(make([]float32, 10), make([]float32, 64), 2, 32)
 }
+
+// TestPackedStrided multiplies heads of wider activations, as attention
+// does: scores = q_h·k_hᵀ (PackStrided) and out_h = p·v_h (PackTransposed),
+// with rows of q, k, v and out at strides wider than a head.
+func TestPackedStrided(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, sh := range [][2]int{{1, 1}, {17, 8}, {257, 88}, {50, 40}} {
+		n, hd := sh[0], sh[1]
+		const ld = 3*96 + 5 // rows of q, k, v: wider than any head here
+		q, kk, v := randSlice(rng, n*ld), randSlice(rng, n*ld), randSlice(rng, n*ld)
+		off := 7
+		// scores[n, n] = q[:, off:off+hd] · k[:, off:off+hd]ᵀ
+		pk := PackStrided(make([]float32, PackedLen(n, hd)), kk[off:], ld, n, hd)
+		qh, kh := make([]float32, n*hd), make([]float32, n*hd)
+		for r := range n {
+			copy(qh[r*hd:(r+1)*hd], q[r*ld+off:])
+			copy(kh[r*hd:(r+1)*hd], kk[r*ld+off:])
+		}
+		scores := make([]float32, n*n)
+		pk.LinearStrided(scores, n, q[off:], ld, n, nil, false, 1)
+		want := linearRef(qh, kh, nil, nil, n, hd, n)
+		tol := 4e-5 * math.Sqrt(float64(hd))
+		for i := range want {
+			if d := math.Abs(float64(scores[i]) - want[i]); d > tol {
+				t.Fatalf("%v scores[%d] = %g, want %g", sh, i, scores[i], want[i])
+			}
+		}
+		// out[:, off:off+hd] (rows ldo apart) = scores · v[:, off:off+hd]
+		pv := PackTransposed(make([]float32, PackedLen(hd, n)), v[off:], ld, n, hd)
+		const ldo = 2*88 + 3
+		out := randSlice(rng, n*ldo)
+		before := append([]float32(nil), out...)
+		pv.LinearStrided(out[3:], ldo, scores, n, n, nil, false, 2)
+		vt := make([]float32, hd*n) // v_hᵀ [hd, n]
+		for r := range n {
+			for c := range hd {
+				vt[c*n+r] = v[r*ld+off+c]
+			}
+		}
+		want = linearRef(scores, vt, nil, nil, n, n, hd)
+		for r := range n {
+			for c := range ldo {
+				got := out[r*ldo+c]
+				if c < 3 || c >= 3+hd {
+					if got != before[r*ldo+c] {
+						t.Fatalf("%v: out[%d][%d] outside the head changed", sh, r, c)
+					}
+					continue
+				}
+				w := want[r*hd+c-3]
+				if d := math.Abs(float64(got) - w); d > 1e-4*math.Sqrt(float64(n))*(1+math.Abs(w)) {
+					t.Fatalf("%v out[%d][%d] = %g, want %g", sh, r, c, got, w)
+				}
+			}
+		}
+	}
+}

@@ -113,9 +113,19 @@ func softmaxRow(r []float32, simd bool) {
 	for _, v := range tail {
 		mx = max(mx, v) // max propagates NaN
 	}
+	sum := expSum(r, mx, simd)
+	gonum.Implementation{}.Sscal(len(r), float32(1/sum), r, 1)
+}
+
+// ExpSum replaces each element v of x by exp(v - m) and returns their sum:
+// the unnormalized softmax of a row whose maximum is m (the caller divides
+// by the sum later, where it is cheaper). Results below 2^-126 are zero.
+func ExpSum(x []float32, m float32) float64 { return expSum(x, m, hasAVX2FMA) }
+
+func expSum(r []float32, mx float32, simd bool) float64 {
 	var sum float64
 	rest := r
-	if simd && !math.IsInf(float64(mx), 0) && mx == mx {
+	if simd && len(r) >= 8 && !math.IsInf(float64(mx), 0) && mx == mx {
 		n := len(r) &^ 7
 		sum = float64(expShiftSumAVX2(r[:n], mx, &expTable[0]))
 		rest = r[n:]
@@ -125,7 +135,7 @@ func softmaxRow(r []float32, simd bool) {
 		rest[j] = e
 		sum += float64(e)
 	}
-	gonum.Implementation{}.Sscal(len(r), float32(1/sum), r, 1)
+	return sum
 }
 
 // GELU applies the exact Gaussian error linear unit in place,
