@@ -115,7 +115,7 @@ type evaState struct {
 	qkv     []float32 // [N,3D]
 	att     []float32 // [N,D] attention output before proj
 	mlp     []float32 // [N,MLP]
-	scores  []float32 // heads x attnScratch(N, N)
+	scores  []float32 // heads x attnScratch(N, N, D/heads)
 	patches []float32 // [N-1, 3*P*P] im2col of the image
 }
 
@@ -124,7 +124,7 @@ func newEVAState(c EVAConfig) *evaState {
 	return &evaState{
 		x: make([]float32, N*D), h: make([]float32, N*D), qkv: make([]float32, N*3*D),
 		att: make([]float32, N*D), mlp: make([]float32, N*c.MLP),
-		scores:  make([]float32, c.Heads*attnScratch(N, N)),
+		scores:  make([]float32, c.Heads*attnScratch(N, N, D/c.Heads)),
 		patches: make([]float32, (N-1)*3*c.PatchSize*c.PatchSize),
 	}
 }
@@ -165,7 +165,8 @@ func (e *EVA) block(bl blas.Float32, s *evaState, b *EVABlock, threads int) {
 		q: s.qkv, k: s.qkv[D:], v: s.qkv[2*D:], o: s.att,
 		ldq: 3 * D, ldk: 3 * D, ldv: 3 * D, ldo: D,
 		nq: N, nk: N, heads: c.Heads, hd: hd,
-		scale: float32(1 / math.Sqrt(float64(hd))),
+		scale:  float32(1 / math.Sqrt(float64(hd))),
+		packed: b.qkv != nil,
 	}, s.scores, threads)
 	dense(bl, s.x, s.att, N, D, D, b.AttnProjWeight, b.proj, b.AttnProjBias, true, threads)
 

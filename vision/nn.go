@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 
 	"gonum.org/v1/gonum/blas"
+
+	"github.com/xraygpt-go/xraygpt/linalg"
 )
 
 // The layer kinds shared by the encoders. Activations are row-major
@@ -142,15 +144,19 @@ var geluTable = func() []float32 {
 	return t
 }()
 
-// expRows turns each row of scores s[rows,cols] into exp(s + bias + mask -
-// rowmax) (bias and mask may be nil, else [rows,cols]) and stores 1/rowsum
-// in inv[row]: an unnormalized softmax, normalized later on the smaller
-// attention output. exp is computed in float32 (about 1 ulp): x = n ln2 + t
-// with n = round(x/ln2), a degree-6 polynomial for e^t, and 2^n put in the
-// exponent bits.
-func expRows(s []float32, rows, cols int, bias, mask, inv []float32) {
+// expRows turns each row of scores s[rows,cols] into exp(scale*s + bias +
+// mask - rowmax) (bias and mask may be nil, else [rows,cols]) and stores
+// 1/rowsum in inv[row]: an unnormalized softmax, normalized later on the
+// smaller attention output. exp is linalg.ExpSum's (float32, about 1 ulp,
+// vectorized where the CPU allows).
+func expRows(s []float32, rows, cols int, scale float32, bias, mask, inv []float32) {
 	for r := 0; r < rows; r++ {
 		row := s[r*cols : (r+1)*cols]
+		if scale != 1 {
+			for i := range row {
+				row[i] *= scale
+			}
+		}
 		if bias != nil {
 			for i, v := range bias[r*cols : (r+1)*cols] {
 				row[i] += v
@@ -163,27 +169,9 @@ func expRows(s []float32, rows, cols int, bias, mask, inv []float32) {
 		}
 		mx := row[0]
 		for _, v := range row[1:] {
-			if v > mx {
-				mx = v
-			}
+			mx = max(mx, v)
 		}
-		var sum float32
-		for i, v := range row {
-			x := v - mx // <= 0
-			if x < -87 {
-				row[i] = 0
-				continue
-			}
-			const shifter = 12582912 // 1.5*2^23: adding it rounds to an integer
-			n := x*1.44269504088896341 + shifter
-			n -= shifter
-			t := x - n*0.693359375 - n*-2.12194440e-4
-			p := 1 + t*(1+t*(0.5+t*(1.0/6+t*(1.0/24+t*(1.0/120+t*(1.0/720))))))
-			e := p * math.Float32frombits(uint32(int32(n)+127)<<23)
-			row[i] = e
-			sum += e
-		}
-		inv[r] = 1 / sum
+		inv[r] = float32(1 / linalg.ExpSum(row, mx))
 	}
 }
 
@@ -199,16 +187,22 @@ type attnArgs struct {
 	bias []float32
 	// mask, if not nil, is added to every head's scores [nq, nk].
 	mask []float32
+	// packed multiplies with linalg's packed AVX-512 product instead of bl.
+	packed bool
 }
 
-// attnScratch is the scratch one head needs: scores [nq,nk] and the
-// row normalizers [nq].
-func attnScratch(nq, nk int) int { return nq*nk + nq }
+// attnScratch is the scratch one head needs: scores [nq,nk], the row
+// normalizers [nq] and, for the packed product, the head's keys and values
+// packed.
+func attnScratch(nq, nk, hd int) int {
+	return nq*nk + nq + linalg.PackedLen(nk, hd) + linalg.PackedLen(hd, nk)
+}
 
 // attention computes softmax(scale*q k^T + bias + mask) v for every head.
-// scratch must hold heads*attnScratch(nq, nk) floats. Heads run in parallel.
+// scratch must hold heads*attnScratch(nq, nk, hd) floats. Heads run in
+// parallel.
 func attention(bl blas.Float32, a attnArgs, scratch []float32, threads int) {
-	n := attnScratch(a.nq, a.nk)
+	n := attnScratch(a.nq, a.nk, a.hd)
 	parallelFor(a.heads, threads, func(lo, hi int) {
 		for h := lo; h < hi; h++ {
 			attendHead(bl, a, h, scratch[h*n:(h+1)*n])
@@ -222,13 +216,24 @@ func attendHead(bl blas.Float32, a attnArgs, h int, scratch []float32) {
 	off := h * a.hd
 	n := a.nq * a.nk
 	s, inv := scratch[:n], scratch[n:n+a.nq]
-	bl.Sgemm(blas.NoTrans, blas.Trans, a.nq, a.nk, a.hd, a.scale, a.q[off:], a.ldq, a.k[off:], a.ldk, 0, s, a.nk)
 	var bias []float32
 	if a.bias != nil {
 		bias = a.bias[h*n : (h+1)*n]
 	}
-	expRows(s, a.nq, a.nk, bias, a.mask, inv)
-	bl.Sgemm(blas.NoTrans, blas.NoTrans, a.nq, a.hd, a.nk, 1, s, a.nk, a.v[off:], a.ldv, 0, a.o[off:], a.ldo)
+	if a.packed {
+		// The head's keys and values packed as the weights of two products.
+		rest := scratch[n+a.nq:]
+		kl, vl := linalg.PackedLen(a.nk, a.hd), linalg.PackedLen(a.hd, a.nk)
+		pk := linalg.PackStrided(rest[:kl], a.k[off:], a.ldk, a.nk, a.hd)
+		pk.LinearStrided(s, a.nk, a.q[off:], a.ldq, a.nq, nil, false, 1)
+		expRows(s, a.nq, a.nk, a.scale, bias, a.mask, inv)
+		pv := linalg.PackTransposed(rest[kl:kl+vl], a.v[off:], a.ldv, a.nk, a.hd)
+		pv.LinearStrided(a.o[off:], a.ldo, s, a.nk, a.nq, nil, false, 1)
+	} else {
+		bl.Sgemm(blas.NoTrans, blas.Trans, a.nq, a.nk, a.hd, 1, a.q[off:], a.ldq, a.k[off:], a.ldk, 0, s, a.nk)
+		expRows(s, a.nq, a.nk, a.scale, bias, a.mask, inv)
+		bl.Sgemm(blas.NoTrans, blas.NoTrans, a.nq, a.hd, a.nk, 1, s, a.nk, a.v[off:], a.ldv, 0, a.o[off:], a.ldo)
+	}
 	for r, f := range inv {
 		o := a.o[r*a.ldo+off : r*a.ldo+off+a.hd]
 		for i := range o {

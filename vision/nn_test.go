@@ -21,7 +21,7 @@ func TestSoftmaxWideRange(t *testing.T) {
 		z += want[i]
 	}
 	inv := make([]float32, 1)
-	expRows(row, 1, n, nil, nil, inv)
+	expRows(row, 1, n, 1, nil, nil, inv)
 	for i := range row {
 		row[i] *= inv[0]
 	}
@@ -106,7 +106,7 @@ func TestGeluSoftmaxMatchFloat64(t *testing.T) {
 	bias := []float32{0, 0, 0, 0, 0.25, 0.25, 0, 0}
 	mask := []float32{0, 0, 0, 0, 0, 0, 0, 0}
 	inv := make([]float32, 2)
-	expRows(s, 2, 4, bias, mask, inv)
+	expRows(s, 2, 4, 1, bias, mask, inv)
 	for i := range s {
 		s[i] *= inv[i/4]
 	}

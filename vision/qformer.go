@@ -119,7 +119,7 @@ type qformerState struct {
 	k, v   []float32 // [max(Q,M),W]
 	ctx    []float32 // [Q,W] attention output before output.dense
 	ff     []float32 // [Q,FF]
-	scores []float32 // heads x attnScratch(Q, max(Q,M))
+	scores []float32 // heads x attnScratch(Q, max(Q,M), W/heads)
 }
 
 func newQFormerState(c QFormerConfig, M int) *qformerState {
@@ -130,7 +130,7 @@ func newQFormerState(c QFormerConfig, M int) *qformerState {
 		x:   make([]float32, Q*W), h: make([]float32, Q*W), q: make([]float32, Q*W),
 		k: make([]float32, kv*W), v: make([]float32, kv*W),
 		ctx: make([]float32, Q*W), ff: make([]float32, Q*c.FF),
-		scores: make([]float32, c.Heads*attnScratch(Q, kv)),
+		scores: make([]float32, c.Heads*attnScratch(Q, kv, W/c.Heads)),
 	}
 }
 

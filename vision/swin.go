@@ -247,7 +247,7 @@ type swinState struct {
 	ctx     []float32 // [L,C] attention output in window order
 	mlp     []float32 // [L,MLP*C]
 	merge   []float32 // [L/4, 4C]
-	scores  []float32 // windows*heads x attnScratch(w*w, w*w), the largest over stages
+	scores  []float32 // windows*heads x attnScratch(w*w, w*w, head width), the largest over stages
 }
 
 func newSwinState(c SwinConfig) *swinState {
@@ -258,7 +258,7 @@ func newSwinState(c SwinConfig) *swinState {
 	r := res
 	for s := range c.Depths {
 		w := min(c.WindowSize, r)
-		sc = max(sc, (r/w)*(r/w)*c.Heads[s]*attnScratch(w*w, w*w))
+		sc = max(sc, (r/w)*(r/w)*c.Heads[s]*attnScratch(w*w, w*w, (C<<s)/c.Heads[s]))
 		r /= 2
 	}
 	return &swinState{
@@ -327,7 +327,7 @@ func (m *Swin) block(bl blas.Float32, s *swinState, st *SwinStage, b *SwinBlock,
 			if b.mask != nil {
 				a.mask = b.mask[win*n*n : (win+1)*n*n]
 			}
-			sz := attnScratch(n, n)
+			sz := attnScratch(n, n, hd)
 			attendHead(bl, a, h, s.scores[t*sz:(t+1)*sz])
 		}
 	})
