@@ -217,16 +217,19 @@ func (p *Packed) LinearStrided(y []float32, ldy int, x []float32, ldx int, rows 
 // packRows copies rows [r0, r0+n) of x (rows of in values, ld apart) into
 // dst as one panel: for each k, packMR values (zero beyond n).
 func packRows(dst, x []float32, ld, r0, n, in int) {
-	for r := range packMR {
-		if r >= n {
-			for k := range in {
-				dst[k*packMR+r] = 0
+	if n < packMR {
+		clear(dst[:in*packMR])
+	}
+	// 16 inputs of each row at a time, so that the writes stay in a few
+	// cache lines.
+	for k0 := 0; k0 < in; k0 += 16 {
+		k1 := min(k0+16, in)
+		for r := range n {
+			row := x[(r0+r)*ld+k0 : (r0+r)*ld+k1]
+			d := dst[k0*packMR+r:]
+			for k, v := range row {
+				d[k*packMR] = v
 			}
-			continue
-		}
-		row := x[(r0+r)*ld : (r0+r)*ld+in]
-		for k, v := range row {
-			dst[k*packMR+r] = v
 		}
 	}
 }

@@ -169,7 +169,9 @@ func expRows(s []float32, rows, cols int, scale float32, bias, mask, inv []float
 		}
 		mx := row[0]
 		for _, v := range row[1:] {
-			mx = max(mx, v)
+			if v > mx { // not max(): its NaN handling is slow here
+				mx = v
+			}
 		}
 		inv[r] = float32(1 / linalg.ExpSum(row, mx))
 	}
