@@ -85,6 +85,6 @@ func (p *Progress) Finish(s Stats) {
 	if p.Terminal && p.done > 0 {
 		fmt.Fprintln(p.W)
 	}
-	fmt.Fprintf(p.W, "done: %d succeeded, %d failed, %d skipped in %.1fs (%.0f images/hour)\n",
+	fmt.Fprintf(p.W, "done: %d succeeded, %d failed, %d skipped in %.2fs (%.0f images/hour)\n",
 		s.Succeeded, s.Failed, s.Skipped, s.Elapsed.Seconds(), s.ImagesPerHour())
 }
