@@ -42,6 +42,19 @@
 // about 32 GFLOP/s per core there, against 77 with "Haswell" (AVX2) and
 // 125-135 with "SkylakeX" (AVX-512). [Library.Core] and [Name] show the choice.
 //
+// # The packed product
+//
+// [Packed] is the package's own product for weights that are used many
+// times: [Pack] rearranges a PyTorch Linear weight [out, in] once into
+// panels of 32 output features with the input dimension outermost, and
+// [Packed.Linear] multiplies activations by it with an AVX-512 micro-kernel
+// in Go assembly (a 14x32 tile of the output in 28 registers; blocks of 256
+// inputs; split over goroutines). Its speed does not depend on which BLAS
+// loaded or on OPENBLAS_CORETYPE. [FastLinear] says whether this CPU runs
+// the kernel; elsewhere the same code runs in plain Go (correct, slow), so
+// callers pick the BLAS path there. [PackStrided], [PackTransposed] and
+// [Packed.LinearStrided] serve attention heads, slices of wider activations.
+//
 // The package also holds float32 helpers that are not BLAS but sit on the
 // same hot paths: [LayerNorm], [Softmax] and [GELU] over rows, [Linear],
 // half-precision conversions ([F16ToF32], [BF16ToF32], ...) and a
