@@ -103,25 +103,6 @@ func packPanels(dst, w []float32, ld, out, in, lo, hi int) {
 	}
 }
 
-// Out and In are the matrix's dimensions ([out, in]).
-func (p *Packed) Out() int { return p.out }
-
-// In is the input width.
-func (p *Packed) In() int { return p.in }
-
-// Unpack writes the matrix back in [out, in] layout into w.
-func (p *Packed) Unpack(w []float32) {
-	if len(w) != p.out*p.in {
-		panic(fmt.Sprintf("linalg: Unpack: w %d for [%d, %d]", len(w), p.out, p.in))
-	}
-	for o := range p.out {
-		panel := p.data[o/packNR*packNR*p.in:]
-		for k := range p.in {
-			w[o*p.in+k] = panel[k*packNR+o%packNR]
-		}
-	}
-}
-
 // scratch holds packed activations between calls (allocation-free in the
 // steady state; a pool, so concurrent products get their own).
 var scratch = sync.Pool{New: func() any { return new([]float32) }}

@@ -67,36 +67,20 @@ func loadEVA(l *loader, prefix string, c EVAConfig) *EVA {
 	e.PosEmbed = l.get(prefix+"pos_embed", 1, N, D)
 	for i := 0; i < c.Blocks; i++ {
 		p := fmt.Sprintf("%sblocks.%d.", prefix, i)
-		b := EVABlock{
-			Norm1Weight: l.get(p+"norm1.weight", D),
-			Norm1Bias:   l.get(p+"norm1.bias", D),
-		}
-		if l.pack {
-			b.qkv = l.getPacked(p+"attn.qkv.weight", 3*D, D)
-		} else {
-			b.AttnQKVWeight = l.get(p+"attn.qkv.weight", 3*D, D)
-		}
+		// In checkpoint order, as Tensors lists them.
+		var b EVABlock
+		b.Norm1Weight = l.get(p+"norm1.weight", D)
+		b.Norm1Bias = l.get(p+"norm1.bias", D)
+		b.AttnQKVWeight, b.qkv = l.matrix(p+"attn.qkv.weight", 3*D, D)
 		b.AttnQBias = l.get(p+"attn.q_bias", D)
 		b.AttnVBias = l.get(p+"attn.v_bias", D)
-		if l.pack {
-			b.proj = l.getPacked(p+"attn.proj.weight", D, D)
-		} else {
-			b.AttnProjWeight = l.get(p+"attn.proj.weight", D, D)
-		}
+		b.AttnProjWeight, b.proj = l.matrix(p+"attn.proj.weight", D, D)
 		b.AttnProjBias = l.get(p+"attn.proj.bias", D)
 		b.Norm2Weight = l.get(p+"norm2.weight", D)
 		b.Norm2Bias = l.get(p+"norm2.bias", D)
-		if l.pack {
-			b.fc1 = l.getPacked(p+"mlp.fc1.weight", c.MLP, D)
-		} else {
-			b.MLPFc1Weight = l.get(p+"mlp.fc1.weight", c.MLP, D)
-		}
+		b.MLPFc1Weight, b.fc1 = l.matrix(p+"mlp.fc1.weight", c.MLP, D)
 		b.MLPFc1Bias = l.get(p+"mlp.fc1.bias", c.MLP)
-		if l.pack {
-			b.fc2 = l.getPacked(p+"mlp.fc2.weight", D, c.MLP)
-		} else {
-			b.MLPFc2Weight = l.get(p+"mlp.fc2.weight", D, c.MLP)
-		}
+		b.MLPFc2Weight, b.fc2 = l.matrix(p+"mlp.fc2.weight", D, c.MLP)
 		b.MLPFc2Bias = l.get(p+"mlp.fc2.bias", D)
 		if l.err == nil && b.AttnQBias != nil {
 			b.qkvBias = make([]float32, 3*D)

@@ -140,7 +140,7 @@ func FromGGUF(f *gguf.File, opt Options) (*Model, error) {
 		src.arena = make([]float32, n)
 		adviseHugePages(src.arena)
 	}
-	m, err := build(cfg, src, opt)
+	m, err := build(cfg, src, opt, pack)
 	if err != nil {
 		return nil, err
 	}
@@ -161,18 +161,17 @@ func Random(cfg Config, seed uint64, opt Options) (*Model, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return build(cfg, &randSource{state: seed*0x9E3779B97F4A7C15 | 1}, opt)
+	return build(cfg, &randSource{state: seed*0x9E3779B97F4A7C15 | 1}, opt, usePacked(opt))
 }
 
-func build(cfg Config, src tensorSource, opt Options) (*Model, error) {
+// build loads the model from src; pack says to repack EVA's large matrices
+// for linalg's packed product.
+func build(cfg Config, src tensorSource, opt Options, pack bool) (*Model, error) {
 	m := &Model{Config: cfg, bl: opt.BLAS, threads: opt.Threads}
 	if m.bl == nil {
 		m.bl = linalg.Default()
 	}
-	l := &loader{src: src, pack: usePacked(opt)}
-	if _, ok := src.(*recordSource); ok {
-		l.pack = true // list which tensors are packed, whatever the CPU
-	}
+	l := &loader{src: src, pack: pack}
 	switch cfg.Kind {
 	case KindEVAQFormer:
 		m.EVA = loadEVA(l, "visual_encoder.", cfg.EVA)
@@ -401,7 +400,8 @@ func Tensors(cfg Config) ([]TensorSpec, error) {
 		return nil, err
 	}
 	rec := &recordSource{}
-	if _, err := build(cfg, rec, Options{BLAS: gonum.Implementation{}}); err != nil {
+	// Packing on, to record which tensors are packed whatever the CPU.
+	if _, err := build(cfg, rec, Options{BLAS: gonum.Implementation{}}, true); err != nil {
 		return nil, err
 	}
 	return rec.specs, nil

@@ -152,24 +152,27 @@ var geluTable = func() []float32 {
 func expRows(s []float32, rows, cols int, scale float32, bias, mask, inv []float32) {
 	for r := 0; r < rows; r++ {
 		row := s[r*cols : (r+1)*cols]
-		if scale != 1 {
-			for i := range row {
-				row[i] *= scale
-			}
-		}
+		sc := scale // applied by the first pass over the row
 		if bias != nil {
 			for i, v := range bias[r*cols : (r+1)*cols] {
-				row[i] += v
+				row[i] = row[i]*sc + v
 			}
+			sc = 1
 		}
 		if mask != nil {
 			for i, v := range mask[r*cols : (r+1)*cols] {
-				row[i] += v
+				row[i] = row[i]*sc + v
 			}
+			sc = 1
 		}
+		// The scale, if still due, and the maximum in one pass; not max():
+		// its NaN handling is slow here.
+		row[0] *= sc
 		mx := row[0]
-		for _, v := range row[1:] {
-			if v > mx { // not max(): its NaN handling is slow here
+		for i, v := range row[1:] {
+			v *= sc
+			row[i+1] = v
+			if v > mx {
 				mx = v
 			}
 		}

@@ -23,14 +23,9 @@ var (
 // against the expected PyTorch shape (outermost dimension first).
 type tensorSource interface {
 	tensor(name string, shape []int) ([]float32, error)
-}
-
-// packSource is a tensorSource that can also lend a tensor only until it
-// is packed (decoded into buf, or aliasing the file) and allocate the
-// packed copy, so that a packed matrix is never held twice.
-type packSource interface {
-	tensorSource
-	// tensorTemp returns the tensor, valid until done is called.
+	// tensorTemp lends a tensor only until done is called (decoded into
+	// buf, or aliasing the file), and alloc makes room for its packed copy,
+	// so that a packed matrix is never held twice.
 	tensorTemp(name string, shape []int, buf []float32) (t []float32, done func(), err error)
 	alloc(n int) []float32
 }
@@ -46,40 +41,30 @@ type loader struct {
 	tmp  []float32
 }
 
-// getPacked reads an [out, in] weight and returns it repacked for
-// linalg.Packed.Linear, keeping no unpacked copy; nil when packing is off
-// (use get), after an error, or for a source without data.
-func (l *loader) getPacked(name string, out, in int) *linalg.Packed {
-	if l.err != nil || !l.pack {
-		return nil
+// matrix reads an [out, in] weight: plain (get), or, when the loader
+// packs, repacked for linalg.Packed.Linear with no unpacked copy kept.
+// Exactly one result is set, except after an error or for a source
+// without data.
+func (l *loader) matrix(name string, out, in int) ([]float32, *linalg.Packed) {
+	if !l.pack {
+		return l.get(name, out, in), nil
 	}
-	var (
-		t    []float32
-		done = func() {}
-		err  error
-		dst  []float32
-	)
-	if ps, ok := l.src.(packSource); ok {
-		if cap(l.tmp) < out*in {
-			l.tmp = make([]float32, out*in)
-		}
-		t, done, err = ps.tensorTemp(name, []int{out, in}, l.tmp[:out*in])
-		if err == nil {
-			dst = ps.alloc(linalg.PackedLen(out, in))
-		}
-	} else {
-		t, err = l.src.tensor(name, []int{out, in})
-		dst = make([]float32, linalg.PackedLen(out, in))
+	if l.err != nil {
+		return nil, nil
 	}
+	if cap(l.tmp) < out*in {
+		l.tmp = make([]float32, out*in)
+	}
+	t, done, err := l.src.tensorTemp(name, []int{out, in}, l.tmp[:out*in])
 	if err != nil {
 		l.err = err
-		return nil
+		return nil, nil
 	}
 	defer done()
 	if t == nil { // recordSource
-		return nil
+		return nil, nil
 	}
-	return linalg.Pack(dst, t, out, in)
+	return nil, linalg.Pack(l.src.alloc(linalg.PackedLen(out, in)), t, out, in)
 }
 
 func (l *loader) get(name string, shape ...int) []float32 {
