@@ -171,28 +171,31 @@ func (p *Packed) LinearStrided(y []float32, ldy int, x []float32, ldx int, rows 
 					}
 					load := k0 > 0 || accumulate
 					for i := m0; i < m1; i++ {
-						ai := a[i*packMR*in+k0*packMR:]
-						r := min(rows-i*packMR, packMR)
 						c := y[i*packMR*ldy+j*packNR:]
-						if r == packMR && cols == packNR {
-							kernel(ai, b, c, bp, kc, ldy, load)
-							continue
-						}
-						// Edge tile: through a full-size copy.
-						if load {
-							for rr := range r {
-								copy(tile[rr*packNR:rr*packNR+cols], c[rr*ldy:rr*ldy+cols])
-							}
-						}
-						kernel(ai, b, tile[:], bp, kc, packNR, load)
-						for rr := range r {
-							copy(c[rr*ldy:rr*ldy+cols], tile[rr*packNR:rr*packNR+cols])
-						}
+						tileAt(a[i*packMR*in+k0*packMR:], b, c, ldy, min(rows-i*packMR, packMR), cols, bp, kc, load, &tile)
 					}
 				}
 			}
 		}
 	})
+}
+
+// tileAt runs the kernel on the tile of c (rows ldc apart) whose valid part
+// is r rows by cols columns; a partial tile goes through scratch.
+func tileAt(a, b, c []float32, ldc, r, cols int, bias *float32, kc int, load bool, scratch *[packMR * packNR]float32) {
+	if r == packMR && cols == packNR {
+		kernel(a, b, c, bias, kc, ldc, load)
+		return
+	}
+	if load {
+		for rr := range r {
+			copy(scratch[rr*packNR:rr*packNR+cols], c[rr*ldc:rr*ldc+cols])
+		}
+	}
+	kernel(a, b, scratch[:], bias, kc, packNR, load)
+	for rr := range r {
+		copy(c[rr*ldc:rr*ldc+cols], scratch[rr*packNR:rr*packNR+cols])
+	}
 }
 
 // packRows copies rows [r0, r0+n) of x (rows of in values, ld apart) into

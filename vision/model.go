@@ -390,7 +390,7 @@ type TensorSpec struct {
 	Name  string
 	Shape []int
 
-	packed bool // loaded with getPacked
+	packed bool // loaded by loader.matrix while packing
 }
 
 // Tensors lists, in load order, every tensor a model of configuration cfg
