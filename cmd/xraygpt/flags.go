@@ -13,6 +13,7 @@ import (
 	"github.com/xraygpt-go/xraygpt/engine"
 	"github.com/xraygpt-go/xraygpt/linalg"
 	"github.com/xraygpt-go/xraygpt/llama"
+	"github.com/xraygpt-go/xraygpt/vision"
 )
 
 // Flags shared by the commands that run the models, named as in llama.cpp.
@@ -22,7 +23,8 @@ func modelFlags() []cli.Flag {
 		&cli.StringFlag{Name: "vision", Usage: "vision model GGUF (env " + engine.EnvVision + ")"},
 		&cli.StringFlag{Name: "model-dir", Usage: "folder holding both GGUF files (env " + engine.EnvModelDir + ")"},
 		&cli.IntFlag{Name: "gpu-layers", Aliases: []string{"ngl"}, Value: -2, Usage: "layers to offload to the GPU (-1 all; default: all when a GPU is found, else none)", DefaultText: "auto"},
-		&cli.IntFlag{Name: "threads", Aliases: []string{"t"}, Usage: "CPU threads (default: one per core)"},
+		&cli.IntFlag{Name: "threads", Aliases: []string{"t"}, Usage: "CPU threads of the language model (default: one per core)"},
+		&cli.IntFlag{Name: "vision-threads", Usage: "CPU threads of the vision encoder (default: one per core); in a batch, cores the language model does not use let the vision of the next images run alongside it"},
 		&cli.IntFlag{Name: "ctx-size", Aliases: []string{"c"}, Value: engine.DefaultContextSize, Usage: "context size in tokens"},
 		&cli.StringFlag{Name: "mmap", Value: "auto", Usage: "map the language model file (on), or read it into memory (off); auto: off when running on the CPU only, where llama.cpp's repacked weights would otherwise be resident next to the mapped file, on with GPU offload"},
 		&cli.StringFlag{Name: "lib-dir", Usage: "folder of GPU backend plugins (env XRAYGPT_LIB_DIR; default: lib/ next to the binary)"},
@@ -63,6 +65,11 @@ func tuneBLAS() { linalg.SetThreads(linalg.Default(), 1) }
 
 // openEngine resolves the model files, loads GPU plugins and both models.
 func openEngine(c *cli.Context) (*engine.Engine, error) {
+	for _, name := range []string{"threads", "vision-threads"} {
+		if c.Int(name) < 0 {
+			return nil, cli.Exit(fmt.Sprintf("--%s %d: want a number of threads, or 0 for one per core", name, c.Int(name)), 2)
+		}
+	}
 	tuneBLAS()
 	paths, err := engine.ModelPaths{Model: c.String("model"), Vision: c.String("vision"), Dir: c.String("model-dir")}.Resolve()
 	if err != nil {
@@ -101,6 +108,7 @@ func openEngine(c *cli.Context) (*engine.Engine, error) {
 		ModelPath: paths.Model, VisionPath: paths.Vision,
 		GPULayers: ngl, NoMmap: noMmap, Threads: c.Int("threads"), ContextSize: c.Int("ctx-size"),
 		Progress: bar.Set,
+		Vision:   vision.Options{Threads: c.Int("vision-threads")},
 	})
 	bar.Done()
 	return e, err
