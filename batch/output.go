@@ -36,6 +36,7 @@ type Result struct {
 	Prompt    string         `json:"prompt"`
 	Summary   string         `json:"summary"`
 	Error     string         `json:"error,omitempty"`
+	Warnings  []string       `json:"warnings,omitempty"` // the image decoder's (e.g. multi-frame DICOM)
 	Reference string         `json:"reference,omitempty"`
 	Timings   Timings        `json:"timings"`
 	Models    []ModelFile    `json:"models,omitempty"`

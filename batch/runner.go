@@ -12,6 +12,8 @@ type Encoded struct {
 	Value any
 	// Vision is the time the vision stage took.
 	Vision time.Duration
+	// Warnings are the image decoder's, recorded in the result.
+	Warnings []string
 }
 
 // Generated is what the language stage returns for one image.
@@ -156,6 +158,7 @@ func (r *Runner) encode(ctx context.Context, it Item) encodedItem {
 func (r *Runner) finish(ctx context.Context, e encodedItem) Result {
 	res := Result{ID: e.it.ID, Image: e.it.Image, Prompt: e.it.Prompt, Reference: e.it.Reference}
 	res.Timings.VisionMS = ms(e.enc.Vision)
+	res.Warnings = e.enc.Warnings
 	if e.err != nil {
 		res.Error = fmt.Sprintf("vision: %v", e.err)
 	} else {

@@ -10,10 +10,9 @@
 # N_IMAGES images (default all 14). Reports images/hour for both and each
 # throughput against the ideal 1 / (LLM time per image), the LLM time being
 # the one measured in the --queue 0 run, where nothing runs beside the LLM
-# (per-image prompt + generation timings in the JSONL output), over the whole
-# run and in the steady state (images 2..N: the first image's vision is the
-# pipeline's fill, which nothing can overlap, and only the first image
-# decodes the system prompt).
+# (per-image prompt + generation timings in the JSONL output); for the
+# overlapped run also without the pipeline's fill (the first image's vision,
+# which nothing can overlap).
 #
 # THREADS and VISION_THREADS (environment) set --threads and
 # --vision-threads; e.g. THREADS=1 VISION_THREADS=1 on 2 cores leaves the
@@ -45,24 +44,21 @@ def llm(r):
     return (r["timings"]["prompt_ms"] + r["timings"]["generate_ms"]) / 1000
 def mean(xs):
     return sum(xs) / len(xs)
-alone = alone_steady = None
+alone = None
 for q in (0, 2):
     rows = [json.loads(l) for l in open(f"{work}/q{q}.jsonl")]
     if any(r.get("error") for r in rows):
         sys.exit(f"queue {q}: failed images: {[r['error'] for r in rows if r.get('error')]}")
     # The runner's own clock (model loading and checksums excluded): "done: ... in 12.3s (...)".
     wall = float(re.search(r"done: .* in ([0-9.]+)s ", open(f"{work}/q{q}.log").read()).group(1))
-    vis = mean([r["timings"]["vision_ms"] / 1000 for r in rows])
-    # The first image also decodes the system prompt, which the next ones
-    # find in the KV cache, and its vision is the pipeline's fill, which
-    # nothing can overlap: the steady state is images 2..N, from the end of
-    # the first one to the end of the run.
-    if alone is None:
-        alone, alone_steady = mean([llm(r) for r in rows]), mean([llm(r) for r in rows[1:]])
-    iph = len(rows) / wall * 3600
-    steady = (len(rows) - 1) / (wall - rows[0]["timings"]["total_ms"] / 1000) * 3600
-    print(f"queue {q}: {len(rows)} images in {wall:.1f} s = {iph:.0f} images/hour; "
-          f"vision {vis:.2f} s/image, LLM {mean([llm(r) for r in rows]):.2f} s/image; "
-          f"throughput / (1/LLM time alone) = {iph*alone/3600:.3f}; "
-          f"steady state (images 2..N, LLM alone {alone_steady:.2f} s/image) {steady*alone_steady/3600:.3f}")
+    llms = [llm(r) for r in rows]
+    alone = alone or mean(llms)
+    line = (f"queue {q}: {len(rows)} images in {wall:.1f} s = {len(rows) / wall * 3600:.0f} images/hour; "
+            f"vision {mean([r['timings']['vision_ms'] for r in rows]) / 1000:.2f} s/image, LLM {mean(llms):.2f} s/image; "
+            f"throughput / (1/LLM time alone) = {len(rows) * alone / wall:.3f}")
+    if q:
+        # The first image's vision is the pipeline's fill: nothing can
+        # overlap it, and it weighs 1/N of the run.
+        line += f" ({len(rows) * alone / (wall - rows[0]['timings']['vision_ms'] / 1000):.3f} without the fill)"
+    print(line)
 PY

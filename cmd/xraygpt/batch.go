@@ -81,7 +81,7 @@ func runBatch(c *cli.Context) error {
 			if err != nil {
 				return batch.Encoded{}, err
 			}
-			return batch.Encoded{Value: img, Vision: img.Vision}, nil
+			return batch.Encoded{Value: img, Vision: img.Vision, Warnings: img.Warnings}, nil
 		},
 		Generate: func(ctx context.Context, it batch.Item, enc batch.Encoded) (batch.Generated, error) {
 			chat.SetImage(enc.Value.(*engine.Image))

@@ -155,6 +155,26 @@ func TestBatchResumeAndEval(t *testing.T) {
 	}
 }
 
+func TestBatchRecordsDecoderWarnings(t *testing.T) {
+	dir := t.TempDir()
+	dcm, err := os.ReadFile(filepath.Join("..", "..", "dicom", "testdata", "multiframe_u16.dcm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "film.dcm"), dcm, 0o644)
+	out := filepath.Join(dir, "out.jsonl")
+	if _, err, code := run(t, append(append([]string{"batch"}, models()...), "--temp", "0", "-n", "2", "-o", out, dir)...); code != 0 {
+		t.Fatalf("batch: exit %d, %v", code, err)
+	}
+	results, err := batch.ReadResults(out)
+	if err != nil || len(results) != 1 {
+		t.Fatalf("results: %v %+v", err, results)
+	}
+	if w := results[0].Warnings; len(w) != 1 || !strings.Contains(w[0], "multi-frame") {
+		t.Errorf("warnings %q, want the multi-frame warning", w)
+	}
+}
+
 func TestInterspersedFlags(t *testing.T) {
 	app := newApp()
 	got := strings.Join(interspersed(app, []string{"xraygpt", "convert", "llm", "DIR", "-o", "OUT", "--dtype=f32", "--", "-x"}), " ")
