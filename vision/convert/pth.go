@@ -3,7 +3,6 @@ package convert
 import (
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"sort"
 
@@ -42,15 +41,6 @@ func OpenCheckpoint(filename string) (*Checkpoint, error) {
 		return nil, err
 	}
 	return &Checkpoint{Tensors: f.StateDict(), name: filename, file: f}, nil
-}
-
-// ReadCheckpoint reads a checkpoint from r (size bytes); name is used in errors.
-func ReadCheckpoint(r io.ReaderAt, size int64, name string) (*Checkpoint, error) {
-	f, err := torchfile.Read(r, size, name)
-	if err != nil {
-		return nil, err
-	}
-	return &Checkpoint{Tensors: f.StateDict(), name: name, file: f}, nil
 }
 
 // Close closes the underlying file.
