@@ -368,11 +368,17 @@ func (s *Scheduler) ensureHead() (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("tokenize prompt: %w", err)
 	}
+	key, loaded := s.loadHead(head)
+	if loaded {
+		s.head = head
+		return 0, nil
+	}
 	if err := s.lctx.DecodeAt(context.Background(), s.prefixSeq, 0, llama.TokenInput(head)); err != nil {
 		return 0, fmt.Errorf("decode the system prompt: %w", err)
 	}
 	s.promptTokens.Add(int64(len(head)))
 	s.head = head
+	s.saveHead(key)
 	return len(head), nil
 }
 

@@ -255,7 +255,7 @@ func TestFullQueueIsErrBusy(t *testing.T) {
 	first := make(chan error, 1)
 	go func() {
 		_, err := s.Do(context.Background(), Request{Image: img, Turns: []Turn{{Question: DefaultQuestion}},
-			Gen: GenerateOptions{MaxTokens: 300, Temperature: 0},
+			Gen:    GenerateOptions{MaxTokens: 300, Temperature: 0},
 			OnText: func(string) { once.Do(func() { close(started) }); <-release }})
 		first <- err
 	}()

@@ -28,8 +28,25 @@ func modelFlags() []cli.Flag {
 		&cli.IntFlag{Name: "ctx-size", Aliases: []string{"c"}, Value: engine.DefaultContextSize, Usage: "context size in tokens"},
 		&cli.StringFlag{Name: "mmap", Value: "auto", Usage: "map the language model file (on), or read it into memory (off); auto: off when running on the CPU only, where llama.cpp's repacked weights would otherwise be resident next to the mapped file, on with GPU offload"},
 		&cli.StringFlag{Name: "lib-dir", Usage: "folder of GPU backend plugins (env XRAYGPT_LIB_DIR; default: lib/ next to the binary)"},
+		&cli.StringFlag{Name: "prompt-cache", Usage: "folder keeping the KV state of XrayGPT's system prompt between runs (default: the user cache folder's xraygpt/)", DefaultText: "auto"},
+		&cli.BoolFlag{Name: "no-prompt-cache", Usage: "decode the system prompt in every run instead of keeping it in --prompt-cache"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print llama.cpp's log, devices and timings on stderr"},
 	}
+}
+
+// promptCacheDir is the prompt cache's folder, "" when it is off.
+func promptCacheDir(c *cli.Context) string {
+	if c.Bool("no-prompt-cache") {
+		return ""
+	}
+	if dir := c.String("prompt-cache"); dir != "" {
+		return dir
+	}
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "xraygpt")
 }
 
 func generateFlags() []cli.Flag {
@@ -107,8 +124,10 @@ func openEngine(c *cli.Context) (*engine.Engine, error) {
 	e, err := engine.Open(c.Context, engine.Options{
 		ModelPath: paths.Model, VisionPath: paths.Vision,
 		GPULayers: ngl, NoMmap: noMmap, Threads: c.Int("threads"), ContextSize: c.Int("ctx-size"),
-		Progress: bar.Set,
-		Vision:   vision.Options{Threads: c.Int("vision-threads")},
+		Progress:       bar.Set,
+		Vision:         vision.Options{Threads: c.Int("vision-threads")},
+		PromptCacheDir: promptCacheDir(c),
+		Warn:           func(msg string) { fmt.Fprintf(os.Stderr, "xraygpt: warning: %s\n", msg) },
 	})
 	bar.Done()
 	return e, err
