@@ -7,8 +7,11 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/xraygpt-go/xraygpt/internal/fileio"
 )
 
 // The demo model: a toy Vicuna-shaped model and vision model that write
@@ -327,6 +330,31 @@ func TestSameImageConcurrentChats(t *testing.T) {
 	for i := range texts {
 		if texts[i] != texts[0] {
 			t.Errorf("chat %d: %q, chat 0: %q", i, texts[i], texts[0])
+		}
+	}
+}
+
+// TestEncodeFileRefusesNonRegular: a named pipe, a device or a folder given
+// as an image is refused at once (a FIFO used to block forever).
+func TestEncodeFileRefusesNonRegular(t *testing.T) {
+	e := openDemo(t)
+	fifo := filepath.Join(t.TempDir(), "xray.png")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{fifo, "/dev/zero", t.TempDir()} {
+		done := make(chan error, 1)
+		go func() {
+			_, err := e.EncodeFile(context.Background(), p)
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if !errors.Is(err, fileio.ErrNotRegular) || !strings.Contains(err.Error(), p) {
+				t.Errorf("EncodeFile(%s) = %v, want a not-a-regular-file error naming it", p, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("EncodeFile(%s) blocked", p)
 		}
 	}
 }
