@@ -71,7 +71,7 @@ func runBatch(c *cli.Context) error {
 	if parallel == 0 {
 		parallel = defaultParallel()
 	}
-	sched, err := e.NewScheduler(engine.SchedulerOptions{Slots: parallel, Queue: parallel, ContextSize: c.Int("ctx-size")})
+	sched, err := newScheduler(c, e, parallel)
 	if err != nil {
 		return err
 	}
