@@ -36,6 +36,7 @@ language model writes the current summary. Exits with status 1 when an image fai
 			&cli.IntFlag{Name: "queue", Value: 2, Usage: "images encoded ahead of the language model (0: no overlap)"},
 			&cli.BoolFlag{Name: "eval", Usage: "score the results against the references with ROUGE when done"},
 			&cli.BoolFlag{Name: "json", Usage: "with --eval, print the ROUGE report as JSON"},
+			shardFlags()[0], shardFlags()[1],
 		),
 		Action: runBatch,
 	}
@@ -45,16 +46,23 @@ func runBatch(c *cli.Context) error {
 	if c.NArg() == 0 {
 		return cli.Exit("batch: no input given (usage: xraygpt batch INPUT... -o OUT.jsonl)", 2)
 	}
-	items, err := batch.Collect(c.Args().Slice())
+	shard, err := batchShard(c)
+	if err != nil {
+		return err
+	}
+	items, err := batch.CollectShard(c.Args().Slice(), shard)
 	if err != nil {
 		return err
 	}
 	gen := generateOptions(c)
 	assignPrompts(items, c.String("prompt"), uint64(gen.Seed))
 
-	out, err := batch.OpenOutput(c.String("output"))
+	out, err := batch.OpenOutput(shard.Path(c.String("output")))
 	if err != nil {
 		return err
+	}
+	if shard.Count > 0 {
+		fmt.Fprintf(os.Stderr, "batch: %v: %d items -> %s\n", shard, len(items), out.Path())
 	}
 	defer out.Close()
 	chat, closeChat, err := openChat(c)
@@ -103,6 +111,7 @@ func runBatch(c *cli.Context) error {
 		return err
 	}
 	if path := c.String("csv"); path != "" {
+		path = shard.Path(path)
 		results, err := batch.ReadResults(out.Path())
 		if err != nil {
 			return err
@@ -124,13 +133,12 @@ func runBatch(c *cli.Context) error {
 
 // assignPrompts gives each item without a prompt the default one, or with
 // "random" one of XrayGPT's alignment prompts. The picks depend only on the
-// seed and the item order, so a resumed run asks the same questions.
+// seed and the item's id, so a resumed run or a shard asks the same questions.
 func assignPrompts(items []batch.Item, prompt string, seed uint64) {
-	picker := engine.NewPromptPicker(seed)
 	for i := range items {
 		p := prompt
 		if strings.EqualFold(prompt, "random") {
-			p = picker.Next()
+			p = engine.NewPromptPicker(idSeed(seed, items[i].ID)).Next()
 		}
 		if items[i].Prompt == "" {
 			items[i].Prompt = p
