@@ -297,9 +297,9 @@ func (g *recordGuard) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// csvLookahead is more than encoding/csv reads ahead of the record it
-// returns (its bufio.Reader's 4 KiB).
-const csvLookahead = 64 << 10
+// csvLookahead is how far encoding/csv reads ahead of the record it
+// returns: its bufio.Reader's 4 KiB, and a line break.
+const csvLookahead = 4<<10 + 1
 
 func readCSV(r io.Reader, emit func(Item) error) error {
 	guard := &recordGuard{r: r, limit: MaxManifestLine + csvLookahead}
@@ -325,7 +325,8 @@ func readCSV(r io.Reader, emit func(Item) error) error {
 	}
 	next := 2 // the line after the last record read
 	for {
-		guard.limit = cr.InputOffset() + MaxManifestLine + csvLookahead
+		start := cr.InputOffset()
+		guard.limit = start + MaxManifestLine + csvLookahead
 		rec, err := cr.Read()
 		if err == io.EOF {
 			return nil
@@ -337,6 +338,9 @@ func readCSV(r io.Reader, emit func(Item) error) error {
 			return err // a csv.ParseError names its line
 		}
 		line, _ := cr.FieldPos(0)
+		if cr.InputOffset()-start > MaxManifestLine+2 { // +2: a CRLF
+			return fmt.Errorf("line %d: %w", line, ErrLineTooLong)
+		}
 		last, _ := cr.FieldPos(len(rec) - 1)
 		next = last + 1
 		it := Item{ID: get(rec, "id"), Image: get(rec, "image"), Prompt: get(rec, "prompt"), Reference: get(rec, "reference")}
@@ -358,6 +362,9 @@ func checkItem(it Item, line int) (Item, error) {
 	}
 	if it.ID == "" {
 		it.ID = trimExt(filepath.ToSlash(it.Image))
+	}
+	if it.ID == "" { // an image named "." or ".png"
+		it.ID = filepath.ToSlash(it.Image)
 	}
 	return it, nil
 }
