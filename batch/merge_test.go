@@ -13,7 +13,9 @@ import (
 
 var testModels = []ModelFile{{Role: "llm", Name: "radllama.gguf", SHA256: "90c93e35b0e6"}, {Role: "vision", Name: "vision.gguf", SHA256: "03e8b7a8ed3a"}}
 
-func testSettings() map[string]any { return map[string]any{"temperature": 0.0, "max_tokens": 300.0, "seed": 0.0} }
+func testSettings() map[string]any {
+	return map[string]any{"temperature": 0.0, "max_tokens": 300.0, "seed": 0.0}
+}
 
 func result(id, summary, errText string) Result {
 	return Result{ID: id, Image: id + ".png", Summary: summary, Error: errText, Models: testModels, Settings: testSettings()}
