@@ -47,14 +47,7 @@ const (
 const batchArgs = "--temp 0 --max-tokens 12 -t 1 --vision-threads 1 --queue 0"
 
 func TestSlurmArray(t *testing.T) {
-	if os.Getuid() != 0 {
-		need(t, "root (slurmd runs the tasks of the submitting user and needs root to do so)")
-	}
-	for _, tool := range []string{"munged", "slurmctld", "slurmd", "sbatch", "sinfo", "scontrol", "squeue"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			need(t, tool+" (Debian: apt-get install slurmctld slurmd slurm-client munge; build/install-deps.sh does)")
-		}
-	}
+	requireSlurm(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
@@ -64,7 +57,7 @@ func TestSlurmArray(t *testing.T) {
 	// The inputs: X-rays from ../shared when present, else the demo image
 	// under several ids, with their absolute paths in a manifest.
 	manifest := filepath.Join(dir, "work", "manifest.jsonl")
-	ids := writeManifest(t, manifest)
+	ids := writeManifest(t, manifest, 4)
 	out := filepath.Join(dir, "work", "out.jsonl")
 	script := abs(t, scriptPath)
 	env := []string{
@@ -150,8 +143,21 @@ func TestSlurmArray(t *testing.T) {
 	compare(t, "merge job", summaries(t, out), want, ids)
 }
 
+// requireSlurm fails under CI and skips elsewhere when the test cannot
+// start a cluster.
+func requireSlurm(t testing.TB) {
+	if os.Getuid() != 0 {
+		need(t, "root (slurmd runs the tasks of the submitting user and needs root to do so)")
+	}
+	for _, tool := range []string{"munged", "slurmctld", "slurmd", "sbatch", "sinfo", "scontrol", "squeue", "scancel"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			need(t, tool+" (Debian: apt-get install slurmctld slurmd slurm-client munge; build/install-deps.sh does)")
+		}
+	}
+}
+
 // need fails under CI and skips elsewhere.
-func need(t *testing.T, what string) {
+func need(t testing.TB, what string) {
 	t.Helper()
 	if os.Getenv("CI") == "true" {
 		t.Fatalf("this test needs %s", what)
@@ -159,7 +165,7 @@ func need(t *testing.T, what string) {
 	t.Skipf("needs %s", what)
 }
 
-func abs(t *testing.T, p string) string {
+func abs(t testing.TB, p string) string {
 	a, err := filepath.Abs(p)
 	if err != nil {
 		t.Fatal(err)
@@ -167,7 +173,7 @@ func abs(t *testing.T, p string) string {
 	return a
 }
 
-func read(t *testing.T, path string) []byte {
+func read(t testing.TB, path string) []byte {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -187,7 +193,7 @@ func cpuName() string {
 
 // buildBinary builds cmd/xraygpt with the cgo settings of the environment
 // (make test exports them).
-func buildBinary(t *testing.T, ctx context.Context, dir string) string {
+func buildBinary(t testing.TB, ctx context.Context, dir string) string {
 	bin := filepath.Join(dir, "bin", "xraygpt")
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/xraygpt")
 	cmd.Dir = repoRoot
@@ -197,13 +203,15 @@ func buildBinary(t *testing.T, ctx context.Context, dir string) string {
 	return bin
 }
 
-func writeManifest(t *testing.T, path string) []string {
+// writeManifest writes a manifest of up to perFolder images of each shared
+// folder and returns their ids.
+func writeManifest(t testing.TB, path string, perFolder int) []string {
 	var images []string
 	for _, d := range []string{sharedIU, sharedEx} {
 		m, _ := filepath.Glob(filepath.Join(d, "*.png"))
 		sort.Strings(m)
-		if len(m) > 4 {
-			m = m[:4]
+		if len(m) > perFolder {
+			m = m[:perFolder]
 		}
 		images = append(images, m...)
 	}
@@ -231,7 +239,7 @@ func writeManifest(t *testing.T, path string) []string {
 }
 
 // summaries reads a results file, failing on a duplicate id or a failure.
-func summaries(t *testing.T, path string) map[string]string {
+func summaries(t testing.TB, path string) map[string]string {
 	t.Helper()
 	rs, err := batch.ReadResults(path)
 	if err != nil {
@@ -250,7 +258,7 @@ func summaries(t *testing.T, path string) map[string]string {
 	return m
 }
 
-func compare(t *testing.T, what string, got, want map[string]string, ids []string) {
+func compare(t testing.TB, what string, got, want map[string]string, ids []string) {
 	t.Helper()
 	if len(got) != len(ids) || len(want) != len(ids) {
 		t.Errorf("%s: %d ids, one process %d, manifest %d", what, len(got), len(want), len(ids))
@@ -264,7 +272,7 @@ func compare(t *testing.T, what string, got, want map[string]string, ids []strin
 
 // truncate cuts the last n results of path, leaves half of the last one
 // as a torn line, and returns the ids lost.
-func truncate(t *testing.T, path string, n int) []string {
+func truncate(t testing.TB, path string, n int) []string {
 	lines := strings.SplitAfter(strings.TrimSuffix(string(read(t, path)), "\n"), "\n")
 	if len(lines) < n {
 		n = len(lines)
@@ -283,7 +291,7 @@ func truncate(t *testing.T, path string, n int) []string {
 	return lost
 }
 
-func run(t *testing.T, ctx context.Context, env []string, name string, args ...string) string {
+func run(t testing.TB, ctx context.Context, env []string, name string, args ...string) string {
 	t.Helper()
 	out, code := runCode(t, ctx, env, name, args...)
 	if code != 0 {
@@ -292,7 +300,7 @@ func run(t *testing.T, ctx context.Context, env []string, name string, args ...s
 	return out
 }
 
-func runCode(t *testing.T, ctx context.Context, env []string, name string, args ...string) (string, int) {
+func runCode(t testing.TB, ctx context.Context, env []string, name string, args ...string) (string, int) {
 	t.Helper()
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Env = env
@@ -352,7 +360,7 @@ func (c *cluster) logs() string {
 }
 
 // waitJob waits up to two minutes for a job to end and returns its state.
-func (c *cluster) waitJob(t *testing.T, ctx context.Context, id string) string {
+func (c *cluster) waitJob(t testing.TB, ctx context.Context, id string) string {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	for {
@@ -375,7 +383,7 @@ func (c *cluster) waitJob(t *testing.T, ctx context.Context, id string) string {
 }
 
 // freePorts returns n TCP ports that nothing listens on now.
-func freePorts(t *testing.T, n int) []int {
+func freePorts(t testing.TB, n int) []int {
 	var ports []int
 	var ls []net.Listener
 	for range n {
@@ -392,7 +400,7 @@ func freePorts(t *testing.T, n int) []int {
 	return ports
 }
 
-func memoryMB(t *testing.T) int {
+func memoryMB(t testing.TB) int {
 	f, err := os.Open("/proc/meminfo")
 	if err != nil {
 		t.Fatal(err)
@@ -414,7 +422,7 @@ func memoryMB(t *testing.T) int {
 // the node is idle. The node offers four "gpu" generic resources backed by
 // links to /dev/null, so that the script's GPU request is scheduled for
 // real; the program itself runs on the CPU.
-func startCluster(t *testing.T, ctx context.Context, dir string) *cluster {
+func startCluster(t testing.TB, ctx context.Context, dir string) *cluster {
 	c := &cluster{dir: dir, conf: filepath.Join(dir, "etc", "slurm.conf")}
 	for _, d := range []string{"etc", "munge", "run", "log", "state", "spool", "dev", "work"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
@@ -520,7 +528,7 @@ PartitionName=test Nodes=%[5]s Default=YES MaxTime=INFINITE State=UP
 
 // daemon starts a daemon in the foreground and stops it by pid (SIGTERM,
 // then SIGKILL) when the test ends, pass or fail.
-func daemon(t *testing.T, dir, name string, args ...string) {
+func daemon(t testing.TB, dir, name string, args ...string) {
 	cmd := exec.Command(args[0], args[1:]...)
 	logf, err := os.Create(filepath.Join(dir, "log", name+".out"))
 	if err != nil {
@@ -545,7 +553,7 @@ func daemon(t *testing.T, dir, name string, args ...string) {
 }
 
 // waitFor waits up to a minute for ok.
-func waitFor(t *testing.T, ctx context.Context, what string, ok func() bool, c *cluster) {
+func waitFor(t testing.TB, ctx context.Context, what string, ok func() bool, c *cluster) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	for !ok() {
@@ -554,4 +562,51 @@ func waitFor(t *testing.T, ctx context.Context, what string, ok func() bool, c *
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
+}
+
+// BenchmarkSlurmArray times the demo model over every shared X-ray (14
+// images; 8 ids of the demo image without ../shared) with the default
+// generation settings, greedy, one thread per process: one process, against
+// the script's array of 4 one-CPU tasks on this one node (as many run at
+// once as there are cores), from sbatch to the end of the last task.
+// ms/image is the one process's mean time per image. Run it once:
+//
+//	eval "$(make -s env)" && go test ./deploy/slurm -run - -bench SlurmArray -benchtime 1x
+func BenchmarkSlurmArray(b *testing.B) {
+	requireSlurm(b)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	dir := b.TempDir()
+	bin := buildBinary(b, ctx, dir)
+	cl := startCluster(b, ctx, dir)
+	manifest := filepath.Join(dir, "work", "manifest.jsonl")
+	ids := writeManifest(b, manifest, 100)
+	models := []string{"XRAYGPT=" + bin, "XRAYGPT_INPUT=" + manifest,
+		"XRAYGPT_MODEL=" + abs(b, demoLLM), "XRAYGPT_VISION=" + abs(b, demoViz)}
+	b.ResetTimer()
+	var single, array time.Duration
+	var perImage float64
+	for i := range b.N {
+		one := filepath.Join(dir, "work", fmt.Sprintf("single%d.jsonl", i))
+		start := time.Now()
+		run(b, ctx, cl.env(models), bin, "batch", manifest, "-o", one, "--temp", "0", "-t", "1", "--vision-threads", "1")
+		single += time.Since(start)
+		rs, _ := batch.ReadResults(one)
+		for _, r := range rs {
+			perImage += r.Timings.TotalMS / float64(len(rs)*b.N)
+		}
+
+		out := filepath.Join(dir, "work", fmt.Sprintf("out%d.jsonl", i))
+		env := append(models, "XRAYGPT_OUTPUT="+out, "XRAYGPT_ARGS=--temp 0 -t 1 --vision-threads 1")
+		start = time.Now()
+		run(b, ctx, cl.env(env), "sbatch", "--wait", "--array=0-3", "--cpus-per-task=1", "--mem=1G", abs(b, scriptPath))
+		array += time.Since(start)
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(len(ids)), "images")
+	b.ReportMetric(single.Seconds()/n, "one-process-s")
+	b.ReportMetric(array.Seconds()/n, "array-4-tasks-s")
+	b.ReportMetric(array.Seconds()/single.Seconds(), "array/one")
+	b.ReportMetric(perImage, "ms/image")
+	b.Logf("%d images, %d CPUs (%s)", len(ids), runtime.NumCPU(), cpuName())
 }
