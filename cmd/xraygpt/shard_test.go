@@ -182,3 +182,36 @@ func TestShardUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+// A "random" prompt depends on the seed and the item's id only, so a shard
+// asks each image what the whole run would.
+func TestRandomPromptsPerID(t *testing.T) {
+	var all []batch.Item
+	for i := range 40 {
+		all = append(all, batch.Item{ID: fmt.Sprintf("img%d", i)})
+	}
+	assignPrompts(all, "random", 7)
+	distinct := map[string]bool{}
+	for _, it := range all {
+		distinct[it.Prompt] = true
+	}
+	if len(distinct) < 5 {
+		t.Errorf("40 items got %d distinct prompts", len(distinct))
+	}
+	for s := range 3 {
+		var part []batch.Item
+		for _, it := range all {
+			if batch.ShardOf(it.ID, 3) == s {
+				part = append(part, batch.Item{ID: it.ID})
+			}
+		}
+		assignPrompts(part, "random", 7)
+		for _, it := range part {
+			for _, w := range all {
+				if w.ID == it.ID && w.Prompt != it.Prompt {
+					t.Errorf("shard %d: %s asks %q, the whole run %q", s, it.ID, it.Prompt, w.Prompt)
+				}
+			}
+		}
+	}
+}
