@@ -36,7 +36,7 @@ language model writes the current summary. Exits with status 1 when an image fai
 			&cli.IntFlag{Name: "queue", Value: 2, Usage: "images encoded ahead of the language model (0: no overlap)"},
 			&cli.BoolFlag{Name: "eval", Usage: "score the results against the references with ROUGE when done"},
 			&cli.BoolFlag{Name: "json", Usage: "with --eval, print the ROUGE report as JSON"},
-			shardFlags()[0], shardFlags()[1],
+			shardCountFlag(), shardIndexFlag(),
 		),
 		Action: runBatch,
 	}

@@ -10,12 +10,14 @@ import (
 	"github.com/xraygpt-go/xraygpt/batch"
 )
 
-// shardFlags are batch's --shard-count and --shard-index.
-func shardFlags() []cli.Flag {
-	return []cli.Flag{
-		&cli.IntFlag{Name: "shard-count", DefaultText: "env " + batch.EnvSlurmTaskCount, Usage: "split the items into this many shards by a hash of their id and run one of them, writing OUT.shard-IIIII-of-NNNNN.jsonl next to --output"},
-		&cli.IntFlag{Name: "shard-index", DefaultText: "env " + batch.EnvSlurmTaskID + " - " + batch.EnvSlurmTaskMin + ", else " + batch.EnvJobIndex, Usage: "the shard to run, from 0"},
-	}
+// shardCountFlag and shardIndexFlag are batch's --shard-count and
+// --shard-index.
+func shardCountFlag() cli.Flag {
+	return &cli.IntFlag{Name: "shard-count", DefaultText: "env " + batch.EnvSlurmTaskCount, Usage: "split the items into this many shards by a hash of their id and run one of them, writing OUT.shard-IIIII-of-NNNNN.jsonl next to --output"}
+}
+
+func shardIndexFlag() cli.Flag {
+	return &cli.IntFlag{Name: "shard-index", DefaultText: "env " + batch.EnvSlurmTaskID + " - " + batch.EnvSlurmTaskMin + ", else " + batch.EnvJobIndex, Usage: "the shard to run, from 0"}
 }
 
 // batchShard works out the shard a batch runs from the flags and the Slurm
