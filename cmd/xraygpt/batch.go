@@ -38,6 +38,7 @@ language model writes the current summary. Exits with status 1 when an image fai
 			&cli.IntFlag{Name: "parallel", Aliases: []string{"np"}, Usage: "images the language model answers at once, batched into the same decode steps (default: 4 on the CPU, 8 with a GPU); the KV cache holds --parallel x --ctx-size positions", DefaultText: "auto"},
 			&cli.BoolFlag{Name: "eval", Usage: "score the results against the references with ROUGE when done"},
 			&cli.BoolFlag{Name: "json", Usage: "with --eval, print the ROUGE report as JSON"},
+			shardCountFlag(), shardIndexFlag(),
 		),
 		Action: runBatch,
 	}
@@ -47,16 +48,23 @@ func runBatch(c *cli.Context) error {
 	if c.NArg() == 0 {
 		return cli.Exit("batch: no input given (usage: xraygpt batch INPUT... -o OUT.jsonl)", 2)
 	}
-	items, err := batch.Collect(c.Args().Slice())
+	shard, err := batchShard(c)
+	if err != nil {
+		return err
+	}
+	items, err := batch.CollectShard(c.Args().Slice(), shard)
 	if err != nil {
 		return err
 	}
 	gen := generateOptions(c)
 	assignPrompts(items, c.String("prompt"), uint64(gen.Seed))
 
-	out, err := batch.OpenOutput(c.String("output"))
+	out, err := batch.OpenOutput(shard.Path(c.String("output")))
 	if err != nil {
 		return err
+	}
+	if shard.Count > 0 {
+		fmt.Fprintf(os.Stderr, "batch: %v: %d items -> %s\n", shard, len(items), out.Path())
 	}
 	defer out.Close()
 	e, err := openEngine(c)
@@ -119,6 +127,7 @@ func runBatch(c *cli.Context) error {
 		return err
 	}
 	if path := c.String("csv"); path != "" {
+		path = shard.Path(path)
 		results, err := batch.ReadResults(out.Path())
 		if err != nil {
 			return err
@@ -153,13 +162,12 @@ func defaultParallel() int {
 
 // assignPrompts gives each item without a prompt the default one, or with
 // "random" one of XrayGPT's alignment prompts. The picks depend only on the
-// seed and the item order, so a resumed run asks the same questions.
+// seed and the item's id, so a resumed run or a shard asks the same questions.
 func assignPrompts(items []batch.Item, prompt string, seed uint64) {
-	picker := engine.NewPromptPicker(seed)
 	for i := range items {
 		p := prompt
 		if strings.EqualFold(prompt, "random") {
-			p = picker.Next()
+			p = engine.NewPromptPicker(idSeed(seed, items[i].ID)).Next()
 		}
 		if items[i].Prompt == "" {
 			items[i].Prompt = p

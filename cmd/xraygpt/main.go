@@ -45,6 +45,7 @@ func newApp() *cli.App {
 			summarizeCommand(),
 			chatCommand(),
 			batchCommand(),
+			mergeCommand(),
 			evalCommand(),
 			convertCommand(),
 			quantizeCommand(),
