@@ -203,3 +203,21 @@ func SameFile(a, b string) bool {
 	}
 	return os.SameFile(sa, sb)
 }
+
+// ErrOutputIsInput means an output path names one of the command's inputs.
+var ErrOutputIsInput = errors.New("the output would overwrite an input")
+
+// CheckOutput reports an error wrapping ErrOutputIsInput when out names the
+// same existing file as one of inputs (through links, relative paths or
+// hard links).
+func CheckOutput(out string, inputs ...string) error {
+	for _, in := range inputs {
+		if in != "" && SameFile(out, in) {
+			if in == out {
+				return fmt.Errorf("output %s is also an input: %w", out, ErrOutputIsInput)
+			}
+			return fmt.Errorf("output %s is the input %s: %w", out, in, ErrOutputIsInput)
+		}
+	}
+	return nil
+}
