@@ -47,7 +47,7 @@ func runChat(c *cli.Context) error {
 
 	out, errOut := c.App.Writer, os.Stderr
 	setImage := func(path string) error {
-		img, err := chat.Engine().EncodeFile(base, path)
+		img, err := encodeFile(base, chat.Engine(), path)
 		if err != nil {
 			return err
 		}

@@ -103,7 +103,7 @@ func runSummarize(c *cli.Context) error {
 }
 
 func summarizeOne(c *cli.Context, chat *engine.Chat, path, prompt string, gen engine.GenerateOptions, stream bool) (*engine.Answer, error) {
-	img, err := chat.Engine().EncodeFile(c.Context, path)
+	img, err := encodeFile(c.Context, chat.Engine(), path)
 	if err != nil {
 		return nil, err
 	}
