@@ -35,7 +35,7 @@ func (r flagRange) contains(v float64) bool {
 }
 
 func (r flagRange) String() string {
-	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+	f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 	s := f(r.Min) + " to " + f(r.Max)
 	if r.MinOpen {
 		s = "more than " + f(r.Min) + " and at most " + f(r.Max)

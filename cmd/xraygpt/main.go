@@ -30,6 +30,10 @@ func main() {
 	// chat handles Ctrl-C itself: it stops the answer being written.
 	go exitOnSecondSignal(len(os.Args) > 1 && findCommand(app.Commands, os.Args[1]) == findCommand(app.Commands, "chat"))
 	if err := app.RunContext(ctx, interspersed(app, os.Args)); err != nil {
+		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+			fmt.Fprintln(os.Stderr, "xraygpt: interrupted")
+			os.Exit(130)
+		}
 		fmt.Fprintf(os.Stderr, "xraygpt: %v\n", err)
 		var exit cli.ExitCoder
 		if errors.As(err, &exit) {
