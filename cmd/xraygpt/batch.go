@@ -46,6 +46,9 @@ func runBatch(c *cli.Context) error {
 	if c.NArg() == 0 {
 		return cli.Exit("batch: no input given (usage: xraygpt batch INPUT... -o OUT.jsonl)", 2)
 	}
+	if strings.TrimSpace(c.String("prompt")) == "" {
+		return cli.Exit("batch: --prompt is empty", 2)
+	}
 	if err := checkBatchInputs(c.Args().Slice()); err != nil {
 		return err
 	}

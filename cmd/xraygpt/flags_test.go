@@ -77,6 +77,8 @@ func TestNumericFlagsOutOfRange(t *testing.T) {
 		{"-t/--threads", []string{"quantize", "-t", "2000", "a.gguf", "b.gguf", "Q8_0"}},
 		{"--eva-blocks", []string{"convert", "vision", "--eva-blocks", "-1", "--eva", "a", "--qformer", "b", "-o", "x.gguf"}},
 		{"-n", []string{"summarize", "-n", "abc", enginetest.Image()}},
+		{"--prompt is empty", []string{"batch", "-p", " ", "-o", filepath.Join(t.TempDir(), "o.jsonl"), enginetest.Image()}},
+		{"unknown type", []string{"quantize", "a.gguf", "b.gguf", "Q9_X"}},
 	} {
 		_, err, code := run(t, c.args...)
 		if code != 2 || err == nil || !strings.Contains(err.Error(), c.flag) {

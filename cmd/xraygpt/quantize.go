@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,6 +28,9 @@ Q4_K_M is a good default for a 7B model on a laptop; Q8_0 is nearly lossless.`,
 				return cli.Exit("quantize: usage: xraygpt quantize IN.gguf OUT.gguf TYPE", 2)
 			}
 			in, out, typ := c.Args().Get(0), c.Args().Get(1), c.Args().Get(2)
+			if !slices.Contains(llama.QuantTypes(), strings.ToUpper(typ)) {
+				return cli.Exit(fmt.Sprintf("quantize: unknown type %q; want one of %s", typ, strings.Join(llama.QuantTypes(), ", ")), 2)
+			}
 			if err := checkModelFile(in, roleQuantize); err != nil {
 				return err
 			}

@@ -202,10 +202,12 @@ func TestOutputsNeverOverwriteInputs(t *testing.T) {
 		{"batch", "-m", model, "--vision", visionPath, "-o", img, manifest},
 		{"batch", "-m", model, "--vision", visionPath, "-o", sym, manifest},
 		{"batch", "-m", model, "--vision", visionPath, "-o", filepath.Join(dir, "o.jsonl"), "--csv", manifest, manifest},
+		{"quantize", model, dir, "f16"},
+		{"embed", "--vision", visionPath, "--image", img, "-o", dir},
 	} {
 		_, err, code := runWithin(t, 60*time.Second, args...)
-		if code != 2 || err == nil || !errors.Is(err, fileio.ErrOutputIsInput) && !strings.Contains(err.Error(), "input") {
-			t.Errorf("%v: exit %d, %v; want a usage error saying the output is an input", args, code, err)
+		if code != 2 || err == nil || !errors.Is(err, fileio.ErrOutputIsInput) && !strings.Contains(err.Error(), "input") && !strings.Contains(err.Error(), "folder") {
+			t.Errorf("%v: exit %d, %v; want a usage error saying the output is an input (or a folder)", args, code, err)
 		}
 	}
 	if got, _ := os.ReadFile(model); string(got) != string(data) {

@@ -198,3 +198,24 @@ func TestLockReleasedWhenHolderIsKilled(t *testing.T) {
 	}
 	l.Unlock()
 }
+
+func TestCheckOutput(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in")
+	os.WriteFile(in, []byte("x"), 0o644)
+	link := filepath.Join(dir, "link")
+	os.Symlink(in, link)
+	hard := filepath.Join(dir, "hard")
+	os.Link(in, hard)
+	for _, out := range []string{in, link, hard, filepath.Join(dir, ".", "in")} {
+		if err := CheckOutput(out, "", filepath.Join(dir, "other"), in); !errors.Is(err, ErrOutputIsInput) {
+			t.Errorf("CheckOutput(%s, in) = %v, want ErrOutputIsInput", out, err)
+		}
+	}
+	if err := CheckOutput(dir, in); !errors.Is(err, ErrNotRegular) {
+		t.Errorf("CheckOutput(folder) = %v, want ErrNotRegular", err)
+	}
+	if err := CheckOutput(filepath.Join(dir, "new"), in, link); err != nil {
+		t.Errorf("a new output: %v", err)
+	}
+}
