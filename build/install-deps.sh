@@ -2,7 +2,9 @@
 # Installs what building and testing xraygpt-go needs on a fresh machine.
 #   Debian/Ubuntu: C/C++ compiler, make, OpenBLAS (optional fast vision path),
 #                  and the Vulkan toolchain + Mesa's CPU Vulkan driver (lavapipe)
-#                  used by the GPU-backend tests.
+#                  used by the GPU-backend tests, OpenJPEG and CharLS (JPEG 2000 and
+#                  JPEG-LS DICOM, loaded at run time), GDCM's and dcmtk's tools (the
+#                  DICOM codec tests' reference decoders).
 #   macOS:         checks for the Xcode command line tools and Go.
 # Go itself (>= 1.22; the go command fetches the exact toolchain in go.mod)
 # must already be installed: https://go.dev/doc/install
@@ -14,7 +16,7 @@ Linux)
 		echo "install-deps: no apt-get here; install a C/C++ compiler, make, cmake, OpenBLAS, glslc and the Vulkan headers yourself" >&2
 		exit 0
 	fi
-	pkgs=(build-essential pkg-config libopenblas0-pthread cmake ninja-build glslc libvulkan-dev mesa-vulkan-drivers)
+	pkgs=(build-essential pkg-config libopenblas0-pthread cmake ninja-build glslc libvulkan-dev mesa-vulkan-drivers libgdcm-tools dcmtk libopenjp2-7 libcharls2)
 	missing=()
 	for p in "${pkgs[@]}"; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
