@@ -41,7 +41,7 @@ var (
 	// ErrUnsupported: a valid file whose pixel format (photometric interpretation, bit depth) is not handled.
 	ErrUnsupported = errors.New("unsupported DICOM pixel format")
 	// ErrNoPixelData: the file holds no image (a structured report, a DICOMDIR, ...).
-	ErrNoPixelData = errors.New("DICOM file has no pixel data")
+	ErrNoPixelData = errors.New("DICOM file has no Pixel Data (7fe0,0010): no image to read")
 	// ErrTooLarge: the image exceeds Options.MaxPixels.
 	ErrTooLarge = errors.New("DICOM image too large")
 )

@@ -229,11 +229,20 @@ func nativeFrame(img *Image, ds *dataset) (*frame, error) {
 		return nil, errAt(p.tag, p.off, "Pixel Data holds %d bytes, one %dx%d frame needs %d", p.length, img.Columns, img.Rows, frameLen)
 	}
 	c := ds.pixelCur
-	if c.s == nil && int64(p.length) > c.end-c.off {
-		if frameLen > c.end-c.off {
-			return nil, errAt(p.tag, p.off, "Pixel Data declares %d bytes, the file holds %d after it: truncated, one frame needs %d", p.length, c.end-c.off, frameLen)
+	// What the file holds after the Pixel Data header: its size, or for a stream of a single
+	// frame what arrives (a multi-frame stream is not read ahead past its first frame).
+	avail := c.end - c.off
+	if c.s != nil {
+		avail = int64(p.length)
+		if img.Frames == 1 {
+			avail = c.s.fill(c.off+int64(p.length)) - c.off
 		}
-		img.Warnings = append(img.Warnings, fmt.Sprintf("Pixel Data declares %d bytes but the file holds only %d after it (truncated file?); the first frame is complete", p.length, c.end-c.off))
+	}
+	if int64(p.length) > avail {
+		if frameLen > avail {
+			return nil, errAt(p.tag, p.off, "Pixel Data declares %d bytes, the file holds %d after it: truncated, one frame needs %d", p.length, avail, frameLen)
+		}
+		img.Warnings = append(img.Warnings, fmt.Sprintf("Pixel Data declares %d bytes but the file holds only %d after it (truncated file?); the first frame is complete", p.length, avail))
 	} else if int64(img.Frames) > int64(p.length)/frameLen {
 		img.Warnings = append(img.Warnings, fmt.Sprintf("Pixel Data (%d bytes) holds fewer than the %d frames declared", p.length, img.Frames))
 	}

@@ -226,8 +226,11 @@ func classify(name, stage string, err error) error {
 		ju jpeg.UnsupportedError
 	)
 	switch {
-	case errors.As(err, &pu), errors.As(err, &ju):
+	case errors.As(err, &pu), errors.As(err, &ju),
+		errors.Is(err, dicom.ErrUnsupported), errors.Is(err, dicom.ErrUnsupportedTransferSyntax), errors.Is(err, dicom.ErrNoPixelData):
 		return fmt.Errorf("%s %s: %w: %v", name, stage, ErrUnsupported, err)
+	case errors.Is(err, dicom.ErrTooLarge):
+		return fmt.Errorf("%s %s: %w: %v", name, stage, ErrTooLarge, err)
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return fmt.Errorf("%s %s: %w: truncated (%v)", name, stage, ErrCorrupt, err)
 	default:

@@ -125,6 +125,15 @@ func (l *Library) Decode(data []byte, maxPixels int64) (*Image, error) {
 	if len(data) < 4 {
 		return nil, fmt.Errorf("%d bytes: %w", len(data), ErrCorrupt)
 	}
+	// CharLS 2.4 can spend seconds on a stream cut short: refuse one without its EOI marker
+	// (ff d9, possibly followed by a padding byte) before decoding.
+	end := len(data)
+	if data[end-1] == 0 {
+		end--
+	}
+	if data[end-2] != 0xff || data[end-1] != 0xd9 {
+		return nil, fmt.Errorf("no EOI marker at the end of the %d bytes (truncated?): %w", len(data), ErrCorrupt)
+	}
 	d := l.create()
 	if d == 0 {
 		return nil, errors.New("charls: charls_jpegls_decoder_create failed")
