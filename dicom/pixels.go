@@ -235,7 +235,9 @@ func nativeFrame(img *Image, ds *dataset) (*frame, error) {
 	if c.s != nil {
 		avail = int64(p.length)
 		if img.Frames == 1 {
-			avail = c.s.fill(c.off+int64(p.length)) - c.off
+			if got := c.s.fill(c.off + int64(p.length)); got < c.off+int64(p.length) && c.s.err != nil {
+				avail = got - c.off // the stream ended (or failed) before the declared length
+			}
 		}
 	}
 	if int64(p.length) > avail {

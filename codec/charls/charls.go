@@ -139,6 +139,8 @@ func (l *Library) Decode(data []byte, maxPixels int64) (*Image, error) {
 		return nil, errors.New("charls: charls_jpegls_decoder_create failed")
 	}
 	defer l.destroy(d)
+	// CharLS keeps a pointer to data from set_source_buffer to the end of the decode.
+	defer runtime.KeepAlive(data)
 	fail := func(what string, code int32) error {
 		return fmt.Errorf("%s: %s (CharLS error %d): %w", what, l.errorMessage(code), code, ErrCorrupt)
 	}
