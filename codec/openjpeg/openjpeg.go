@@ -308,11 +308,8 @@ func (l *Library) Decode(data []byte, maxPixels int64, threads int) (*Image, err
 			return nil, fmt.Errorf("component %d: %d-bit samples (first: %d): %w", i, c.prec, comps[0].prec, ErrUnsupported)
 		}
 	}
-	// Every sample of a codestream costs bits: refuse a header that declares far more samples
-	// than the data could describe before OpenJPEG allocates them (its own limit is 2^32).
-	if w*h*int64(nc) > 1024*int64(len(data))+1<<20 {
-		return nil, fmt.Errorf("header declares %dx%dx%d samples, more than its %d bytes can describe: %w", w, h, nc, len(data), ErrCorrupt)
-	}
+	// No samples-per-byte bound here: a lossy codestream may legitimately stop after a few
+	// hundred bytes (quality layers); memory is bounded by maxPixels (4 bytes per sample).
 	if l.decode(codec, st, imgPtr) == 0 {
 		return nil, fail("decoding")
 	}

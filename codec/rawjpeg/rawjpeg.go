@@ -252,11 +252,12 @@ func (d *decoder) sof(b []byte, lossless bool) error {
 	if d.maxPixels > 0 && px > d.maxPixels {
 		return fmt.Errorf("%dx%d pixels exceed the limit of %d: %w", d.f.Width, d.f.Height, d.maxPixels, ErrTooLarge)
 	}
-	// Every sample costs at least one bit (lossless) and every DCT block at least two: a frame
-	// larger than its data could hold is refused before allocating it.
+	// Every sample costs at least one bit (lossless) and every DCT block at least two (64
+	// samples, or 4 x 64 frame samples for 2x2-subsampled chroma): a frame larger than its
+	// data could hold is refused before allocating it.
 	perByte := int64(8)
 	if !lossless {
-		perByte = 256
+		perByte = 4 * 256
 	}
 	if px*int64(nc) > perByte*int64(len(d.data))+64*64*int64(nc) {
 		return d.corrupt("frame declares %dx%dx%d samples, more than its %d bytes can hold", d.f.Width, d.f.Height, nc, len(d.data))
