@@ -119,17 +119,15 @@ func jpegFrame(img *Image, data []byte, opts Options) (*frame, error) {
 	}
 	f := &frame{words: words, photometric: img.Photometric}
 	if nc == 3 {
-		// Like GDCM, keep the samples in the codestream's colour space and say which it is;
-		// rendering converts YBR_FULL to RGB.
-		switch {
-		case jf.Lossless && strings.HasPrefix(img.Photometric, "YBR"):
-			f.photometric = "YBR_FULL" // lossless JPEG is never colour-converted
-		case jf.Lossless:
-			f.photometric = "RGB"
-		case jpegIsYCbCr(jf, img.Photometric):
+		// GDCM never colour-converts a JPEG frame: the samples keep the codestream's colour
+		// space and the Photometric Interpretation says which it is. Markers that disagree
+		// with it are reported, and the Photometric Interpretation wins, as in GDCM.
+		f.photometric = "RGB"
+		if strings.HasPrefix(img.Photometric, "YBR") {
 			f.photometric = "YBR_FULL"
-		default:
-			f.photometric = "RGB"
+		}
+		if ycc, marker := jpegColourMarker(jf); marker != "" && ycc != (f.photometric == "YBR_FULL") {
+			img.Warnings = append(img.Warnings, fmt.Sprintf("JPEG %s says %s, Photometric Interpretation says %s; following the Photometric Interpretation", marker, map[bool]string{true: "YCbCr", false: "RGB"}[ycc], img.Photometric))
 		}
 	}
 	return f, nil
@@ -169,21 +167,20 @@ func upsampleChroma(f *rawjpeg.Frame) bool {
 	return true
 }
 
-// jpegIsYCbCr says whether a lossy 3-component JPEG holds YCbCr that the decoder converts to
-// RGB: libjpeg's guess from the markers (an Adobe APP14 transform flag, a JFIF APP0, component
-// ids 'R','G','B'), and, with none of them, the DICOM Photometric Interpretation, as GDCM
-// does: YBR_* is converted, RGB is kept.
-func jpegIsYCbCr(f *rawjpeg.Frame, photometric string) bool {
+// jpegColourMarker returns what a 3-component JPEG's markers say of its colour space, as
+// libjpeg reads them (an Adobe APP14 transform flag, then a JFIF APP0, then component ids
+// 'R','G','B'), and which marker said it; "" when none does.
+func jpegColourMarker(f *rawjpeg.Frame) (ycc bool, marker string) {
 	c := f.Components
 	switch {
 	case f.Adobe:
-		return f.AdobeTransform != 0
+		return f.AdobeTransform != 0, fmt.Sprintf("Adobe APP14 transform %d", f.AdobeTransform)
 	case f.JFIF:
-		return true
+		return true, "JFIF APP0"
 	case c[0].ID == 'R' && c[1].ID == 'G' && c[2].ID == 'B':
-		return false
+		return false, "component ids R,G,B"
 	}
-	return strings.HasPrefix(photometric, "YBR")
+	return false, ""
 }
 
 // maxJPEGPixelsPerByte bounds what a baseline JPEG can decode to per compressed byte: each

@@ -23,6 +23,11 @@ func decodeRLE(frame []byte, rows, cols, spp, bitsAllocated int) ([]uint16, erro
 		return nil, fmt.Errorf("RLE header: %d segments, %d samples of %d bits need %d: %w", nseg, spp, bitsAllocated, want, ErrMalformed)
 	}
 	n := rows * cols
+	// A PackBits replicate run turns 2 bytes into at most 128: refuse a frame whose segments
+	// could not hold the declared size before allocating it.
+	if int64(n)*int64(nseg) > 64*int64(len(frame))+1024 {
+		return nil, fmt.Errorf("RLE frame of %d bytes cannot hold %d segments of %dx%d bytes: %w", len(frame), nseg, cols, rows, ErrMalformed)
+	}
 	words := make([]uint16, n*spp)
 	plane := make([]byte, n)
 	for s := 0; s < nseg; s++ {
