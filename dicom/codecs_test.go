@@ -37,14 +37,14 @@ const maxLossyDiff = 1
 
 // source is one uncompressed test image.
 type source struct {
-	name          string
-	rows, cols    int
-	spp           int
-	bits, stored  int
-	signed        bool
-	photometric   string
-	pixels        []uint16 // pixel-interleaved stored values (two's complement when signed), frame after frame
-	frames        int      // 0 or 1: single frame
+	name         string
+	rows, cols   int
+	spp          int
+	bits, stored int
+	signed       bool
+	photometric  string
+	pixels       []uint16 // pixel-interleaved stored values (two's complement when signed), frame after frame
+	frames       int      // 0 or 1: single frame
 }
 
 // synth makes a smooth image with noise and a few edges, the kind codecs meet in radiographs.
