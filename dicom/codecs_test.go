@@ -153,18 +153,28 @@ func encoders() []encoder {
 	return e
 }
 
-// toolsPresent reports whether the reference tools are installed; under CI=true their absence fails t.
+// toolsPresent reports whether the reference tools are installed, skipping t when they are
+// not; under CI=true their absence fails t.
 func toolsPresent(t testing.TB) bool {
+	if err := toolsMissing(t); err != nil {
+		t.Skip(err)
+		return false
+	}
+	return true
+}
+
+// toolsMissing says which reference tool is missing (nil: all there); under CI=true a missing
+// one fails t.
+func toolsMissing(t testing.TB) error {
 	for _, tool := range []string{"gdcmconv", "dcmcjpeg", "dcmdjpeg", "dcmcrle", "dcmdrle", "dcmcjpls", "dcmdjpls"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			if os.Getenv("CI") == "true" {
 				t.Fatalf("%s not installed (build/install-deps.sh installs libgdcm-tools and dcmtk): %v", tool, err)
 			}
-			t.Skipf("%s not installed (Debian libgdcm-tools, dcmtk)", tool)
-			return false
+			return fmt.Errorf("%s not installed (Debian libgdcm-tools, dcmtk)", tool)
 		}
 	}
-	return true
+	return nil
 }
 
 func run(t testing.TB, name string, args ...string) {
