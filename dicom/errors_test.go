@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -139,4 +140,34 @@ func FuzzRLE(f *testing.F) {
 			t.Fatalf("%d words for %dx%dx%d", len(words), rows, cols, spp)
 		}
 	})
+}
+
+// TestMissingCodecLibrary: without CharLS or OpenJPEG, a JPEG-LS or JPEG 2000 file is
+// "unsupported", naming the syntax, its UID and the package to install. The libraries are
+// hidden from a child test process through XRAYGPT_CHARLS and XRAYGPT_OPENJPEG.
+func TestMissingCodecLibrary(t *testing.T) {
+	if os.Getenv("DICOM_TEST_CHILD") == "1" {
+		for file, want := range map[string][]string{
+			"u16_gdcm_jpegls.dcm": {"JPEG-LS Lossless Image Compression", "1.2.840.10008.1.2.4.80", "libcharls2"},
+			"u16_gdcm_j2k.dcm":    {"JPEG 2000 Image Compression (Lossless Only)", "1.2.840.10008.1.2.4.90", "libopenjp2-7"},
+		} {
+			_, err := DecodeFile(filepath.Join("testdata", "codecs", file), Options{})
+			if !errors.Is(err, ErrUnsupportedTransferSyntax) || !strings.Contains(err.Error(), "unsupported") {
+				t.Errorf("%s: err = %v, want ErrUnsupportedTransferSyntax", file, err)
+				continue
+			}
+			for _, w := range want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("%s: %v does not name %q", file, err, w)
+				}
+			}
+		}
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run", "^TestMissingCodecLibrary$", "-test.v")
+	cmd.Env = append(os.Environ(), "DICOM_TEST_CHILD=1", "XRAYGPT_CHARLS=/nonexistent/libcharls.so", "XRAYGPT_OPENJPEG=/nonexistent/libopenjp2.so")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: TestMissingCodecLibrary") {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"sync"
 	"unsafe"
@@ -68,7 +69,7 @@ var (
 	loadErr  error
 )
 
-// Open loads CharLS once per process and returns it, or an error wrapping ErrNotAvailable.
+// Open loads CharLS once per process (from $XRAYGPT_CHARLS when set) and returns it, or an error wrapping ErrNotAvailable.
 func Open() (*Library, error) {
 	loadOnce.Do(func() { loaded, loadErr = open() })
 	return loaded, loadErr
@@ -81,6 +82,9 @@ func open() (*Library, error) {
 	names := []string{"libcharls.so.2", "libcharls.so"}
 	if runtime.GOOS == "darwin" {
 		names = []string{"libcharls.2.dylib", "libcharls.dylib", "/opt/homebrew/opt/charls/lib/libcharls.dylib", "/usr/local/opt/charls/lib/libcharls.dylib"}
+	}
+	if p := os.Getenv("XRAYGPT_CHARLS"); p != "" {
+		names = []string{p} // a library elsewhere (or, in tests, none)
 	}
 	var h uintptr
 	var err error

@@ -8,6 +8,7 @@ package openjpeg
 import (
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -67,7 +68,7 @@ var (
 	loadErr  error
 )
 
-// Open loads OpenJPEG once per process and returns it, or an error wrapping ErrNotAvailable.
+// Open loads OpenJPEG once per process (from $XRAYGPT_OPENJPEG when set) and returns it, or an error wrapping ErrNotAvailable.
 func Open() (*Library, error) {
 	loadOnce.Do(func() { loaded, loadErr = open() })
 	return loaded, loadErr
@@ -80,6 +81,9 @@ func open() (*Library, error) {
 	names := []string{"libopenjp2.so.7", "libopenjp2.so"}
 	if runtime.GOOS == "darwin" {
 		names = []string{"libopenjp2.7.dylib", "libopenjp2.dylib", "/opt/homebrew/opt/openjpeg/lib/libopenjp2.dylib", "/usr/local/opt/openjpeg/lib/libopenjp2.dylib"}
+	}
+	if p := os.Getenv("XRAYGPT_OPENJPEG"); p != "" {
+		names = []string{p} // a library elsewhere (or, in tests, none)
 	}
 	var h uintptr
 	var err error
