@@ -463,3 +463,71 @@ func TestDecodeDICOM(t *testing.T) {
 		t.Errorf("multi-frame file: warnings %q", warnings)
 	}
 }
+
+// dicomBytes writes a small Explicit VR Little Endian DICOM file with transfer syntax ts,
+// rows x cols 8-bit grey attributes and, when pixels is non-nil, Pixel Data.
+func dicomBytes(ts string, rows, cols int, pixels []byte) []byte {
+	le := binary.LittleEndian
+	var b bytes.Buffer
+	b.Write(make([]byte, 128))
+	b.WriteString("DICM")
+	elem := func(group, el uint16, vr string, v []byte) {
+		b.Write(le.AppendUint16(le.AppendUint16(nil, group), el))
+		b.WriteString(vr)
+		if vr == "OB" {
+			b.Write([]byte{0, 0})
+			b.Write(le.AppendUint32(nil, uint32(len(v))))
+		} else {
+			b.Write(le.AppendUint16(nil, uint16(len(v))))
+		}
+		b.Write(v)
+	}
+	us := func(el uint16, v int) { elem(0x0028, el, "US", le.AppendUint16(nil, uint16(v))) }
+	uid := []byte(ts)
+	if len(uid)%2 == 1 {
+		uid = append(uid, 0)
+	}
+	elem(0x0002, 0x0010, "UI", uid)
+	elem(0x0008, 0x0060, "CS", []byte("CR"))
+	us(0x0002, 1)
+	elem(0x0028, 0x0004, "CS", []byte("MONOCHROME2 "))
+	us(0x0010, rows)
+	us(0x0011, cols)
+	us(0x0100, 8)
+	us(0x0101, 8)
+	us(0x0102, 7)
+	us(0x0103, 0)
+	if pixels != nil {
+		elem(0x7fe0, 0x0010, "OB", pixels)
+	}
+	return b.Bytes()
+}
+
+// TestDICOMErrorKinds: a valid DICOM in an unsupported syntax is "unsupported" (with the
+// syntax's name and UID), one too large is "too large", one without Pixel Data says so; none
+// is reported as corrupt.
+func TestDICOMErrorKinds(t *testing.T) {
+	for name, c := range map[string]struct {
+		data []byte
+		l    Limits
+		want error
+		says []string
+	}{
+		"unsupported syntax": {dicomBytes("1.2.840.10008.1.2.4.100", 2, 2, make([]byte, 4)), Limits{}, ErrUnsupported, []string{"MPEG2", "1.2.840.10008.1.2.4.100"}},
+		"too large":          {dicomBytes("1.2.840.10008.1.2.1", 4000, 4000, make([]byte, 4)), Limits{MaxPixels: 1 << 20}, ErrTooLarge, []string{"4000"}},
+		"dicom limit":        {dicomBytes("1.2.840.10008.1.2.1", 65535, 65535, make([]byte, 4)), Limits{MaxPixels: 1 << 40}, ErrTooLarge, []string{"65535"}},
+		"no pixel data":      {dicomBytes("1.2.840.10008.1.2.1", 2, 2, nil), Limits{}, ErrUnsupported, []string{"no Pixel Data"}},
+	} {
+		_, err := c.l.Decode(bytes.NewReader(c.data))
+		if !errors.Is(err, c.want) || errors.Is(err, ErrCorrupt) {
+			t.Errorf("%s: err = %v, want %v", name, err, c.want)
+			continue
+		}
+		t.Logf("%s: %v", name, err)
+		for _, s := range c.says {
+			if !strings.Contains(err.Error(), s) {
+				t.Errorf("%s: %v does not say %q", name, err, s)
+			}
+		}
+	}
+}
