@@ -6,6 +6,8 @@
 package openjpeg
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -212,6 +214,37 @@ func goString(p uintptr) string {
 	return string(b)
 }
 
+// checkSIZ reads the image and tile size (SIZ) of the codestream in data before OpenJPEG does:
+// OpenJPEG allocates its per-tile structures while reading the main header, so a hostile
+// header declaring a huge image or millions of tiles costs seconds and gigabytes before any
+// limit could be checked on what it returns. The image must fit maxPixels, with at most 4
+// components, and tiles must average at least 64x64 pixels (or be 16 or fewer).
+func checkSIZ(data []byte, maxPixels int64) error {
+	i := bytes.Index(data[:min(len(data), 1<<16)], []byte{0xff, 0x4f, 0xff, 0x51})
+	if i < 0 || len(data) < i+4+38 {
+		return fmt.Errorf("no SOC and SIZ markers at the start of the codestream: %w", ErrCorrupt)
+	}
+	siz := data[i+4:]
+	u32 := func(o int) int64 { return int64(binary.BigEndian.Uint32(siz[o:])) }
+	xsiz, ysiz, xo, yo := u32(4), u32(8), u32(12), u32(16)
+	xt, yt, xto, yto := u32(20), u32(24), u32(28), u32(32)
+	nc := int(binary.BigEndian.Uint16(siz[36:]))
+	w, h := xsiz-xo, ysiz-yo
+	switch {
+	case w <= 0 || h <= 0 || xt == 0 || yt == 0 || xto > xo || yto > yo || xto+xt <= xo || yto+yt <= yo:
+		return fmt.Errorf("SIZ: image %dx%d at (%d,%d), tiles %dx%d at (%d,%d): %w", xsiz, ysiz, xo, yo, xt, yt, xto, yto, ErrCorrupt)
+	case maxPixels > 0 && w*h > maxPixels:
+		return fmt.Errorf("%dx%d pixels exceed the limit of %d: %w", w, h, maxPixels, ErrTooLarge)
+	case nc < 1 || nc > 4:
+		return fmt.Errorf("%d components: %w", nc, ErrUnsupported)
+	}
+	tiles := ((xsiz - xto + xt - 1) / xt) * ((ysiz - yto + yt - 1) / yt)
+	if tiles > 16 && tiles > w*h/(64*64) {
+		return fmt.Errorf("%d tiles of %dx%d for a %dx%d image: %w", tiles, xt, yt, w, h, ErrUnsupported)
+	}
+	return nil
+}
+
 // Layouts of OpenJPEG 2.x's opj_image_t and opj_image_comp_t (64-bit ABI).
 type cImage struct {
 	x0, y0, x1, y1 uint32
@@ -243,6 +276,9 @@ func (l *Library) Decode(data []byte, maxPixels int64, threads int) (*Image, err
 		format = 2 // OPJ_CODEC_JP2
 	default:
 		return nil, fmt.Errorf("no SOC marker (ff 4f ff 51) or JP2 signature at the start: %w", ErrCorrupt)
+	}
+	if err := checkSIZ(data, maxPixels); err != nil {
+		return nil, err
 	}
 	callbacks()
 	s := &memStream{data: data}
