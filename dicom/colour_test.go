@@ -126,3 +126,60 @@ func TestJPEGColourMarkers(t *testing.T) {
 		}
 	}
 }
+
+// TestJ2KPhotometric: a colour JPEG 2000 frame labelled RGB, YBR_RCT or YBR_ICT, with the
+// codestream's multiple component transform off or on, decodes to the samples and colour
+// space GDCM gives (OpenJPEG undoes the component transform; the label then says RGB).
+func TestJ2KPhotometric(t *testing.T) {
+	if !toolsPresent(t) {
+		return
+	}
+	dir := t.TempDir()
+	for _, src := range []string{"rgb8_gdcm_j2k", "rgb8_gdcm_j2k_lossy"} {
+		data, err := os.ReadFile(filepath.Join("testdata", "codecs", src+".dcm"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := bytes.Index(data, []byte{0xff, 0x4f, 0xff, 0x51})
+		j := bytes.LastIndex(data, []byte{0xff, 0xd9})
+		cs := data[i : j+2]
+		// The COD marker's multiple component transform flag (T.800 A.6.1).
+		cod := bytes.Index(cs, []byte{0xff, 0x52})
+		t.Logf("%s: MCT %d", src, cs[cod+8])
+		ts := "1.2.840.10008.1.2.4.90"
+		if strings.Contains(src, "lossy") {
+			ts = "1.2.840.10008.1.2.4.91"
+		}
+		for _, c := range []struct {
+			pi  string
+			mct byte
+		}{{"RGB", 0}, {"YBR_RCT", 0}, {"YBR_ICT", 0}, {"RGB", 1}, {"YBR_RCT", 1}, {"YBR_ICT", 1}} {
+			pi := c.pi
+			name := fmt.Sprintf("%s_%s_mct%d", src, pi, c.mct)
+			t.Run(name, func(t *testing.T) {
+				b := newFile(ts, true)
+				b.str(tagSOPClassUID, "UI", "1.2.840.10008.5.1.4.1.1.7").str(0x00080018, "UI", "1.2.3.4.7")
+				b.us(tagSamplesPerPixel, 3).str(tagPhotometric, "CS", pi).us(tagPlanarConfig, 0)
+				b.us(tagRows, 40).us(tagColumns, 56)
+				b.us(tagBitsAllocated, 8).us(tagBitsStored, 8).us(tagHighBit, 7).us(tagPixelRepresent, 0)
+				b.header(tagPixelData, "OB", undefinedLength)
+				b.header(tagItem, "", 0)
+				frame := bytes.Clone(cs)
+				frame[cod+8] = c.mct // with 1 the components are read as RCT/ICT-transformed
+				if len(frame)%2 == 1 {
+					frame = append(frame, 0)
+				}
+				b.raw(tagItem, "", frame)
+				b.header(tagSequenceDelimition, "", 0)
+				in, ref := filepath.Join(dir, name+".dcm"), filepath.Join(dir, name+".ref.dcm")
+				if err := os.WriteFile(in, b.bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				run(t, "gdcmconv", "--raw", in, ref)
+				if d := compare(t, in, ref); d != 0 {
+					t.Errorf("differs from gdcmconv --raw by %d", d)
+				}
+			})
+		}
+	}
+}
