@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -314,12 +315,20 @@ func TestCodecsAgainstTools(t *testing.T) {
 	}
 	var names []string
 	for _, s := range srcs {
-		names = append(names, encode(t, dir, s, encoders())...)
+		encs := encoders()
+		if s.name != "u10odd" { // the predictor sweep once here (the committed corpus has it for every depth)
+			encs = slices.DeleteFunc(encs, func(e encoder) bool {
+				return strings.HasPrefix(e.name, "dcmtk_jpeg_sv") && e.name != "dcmtk_jpeg_sv1"
+			})
+		}
+		names = append(names, encode(t, dir, s, encs)...)
 	}
 	// The shared CR film (2140x1760, 10 of 16 bits, MONOCHROME1) through each lossless syntax.
 	if cr := filepath.Join("..", "..", "shared", "data", "dicom", "cr_lidc_chest_monochrome1_explicit_le.dcm"); fileExists(cr) {
 		for _, e := range encoders() {
-			if !e.lossless || strings.Contains(e.name, "sv") && e.name != "dcmtk_jpeg_sv1" || strings.Contains(e.name, "ilv") || strings.Contains(e.name, "pt2") {
+			switch e.name {
+			case "dcmtk_jpeg_sv1", "dcmtk_rle", "gdcm_jpegls", "gdcm_j2k": // one per lossless syntax, to keep the test short
+			default:
 				continue
 			}
 			name := "cr_" + e.name
