@@ -286,7 +286,7 @@ func renderColour(img *Image, s []int32, photometric string) error {
 		}
 		for i := 0; i < n; i++ {
 			r, g, b := scale(at(i, 0)), scale(at(i, 1)), scale(at(i, 2))
-			if photometric == "YBR_FULL" {
+			if photometric == "YBR_FULL" || photometric == "YBR_FULL_422" { // full resolution by now
 				r, g, b = color.YCbCrToRGB(r, g, b)
 			}
 			out.Pix[4*i], out.Pix[4*i+1], out.Pix[4*i+2], out.Pix[4*i+3] = r, g, b, 255

@@ -508,9 +508,6 @@ func (d *decoder) sos(b []byte) error {
 	d.acc, d.nbits, d.marker, d.ended = 0, 0, 0, false
 	var err error
 	if d.f.Lossless {
-		if !d.sawScan {
-			d.f.Predictor, d.f.PointTransform = s.ss, s.al
-		}
 		err = d.losslessScan(&s)
 	} else {
 		err = d.dctScan(&s)
