@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/xraygpt-go/xraygpt/codec/rawjpeg"
 	"github.com/xraygpt-go/xraygpt/dicom"
 )
 
@@ -529,5 +530,55 @@ func TestDICOMErrorKinds(t *testing.T) {
 				t.Errorf("%s: %v does not say %q", name, err, s)
 			}
 		}
+	}
+}
+
+// TestLosslessAnd12BitJPEG: standalone lossless and 12-bit JPEG files (image/jpeg refuses
+// them) load through package rawjpeg, whose samples the dicom tests check against GDCM: grey
+// as Gray16 scaled from the file's precision, lossless RGB as RGBA64. The codestreams are cut
+// out of the dicom codec corpus.
+func TestLosslessAnd12BitJPEG(t *testing.T) {
+	dir := t.TempDir()
+	for name, model := range map[string]color.Model{
+		"u16_dcmtk_jpeg_sv1":        color.Gray16Model,
+		"u12_dcmtk_jpeg_sv5":        color.Gray16Model,
+		"u12_dcmtk_jpeg_extended12": color.Gray16Model,
+		"u8_gdcm_jpeg":              color.Gray16Model,
+		"rgb8_dcmtk_jpeg_sv1":       color.RGBA64Model,
+	} {
+		data, err := os.ReadFile(filepath.Join("..", "dicom", "testdata", "codecs", name+".dcm"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		i, j := bytes.Index(data, []byte{0xff, 0xd8, 0xff}), bytes.LastIndex(data, []byte{0xff, 0xd9})
+		jpg := data[i : j+2]
+		path := filepath.Join(dir, name+".jpg")
+		if err := os.WriteFile(path, jpg, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		img, err := Load(path)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if img.ColorModel() != model {
+			t.Errorf("%s: colour model %T", name, img.ColorModel())
+		}
+		f, err := rawjpeg.Decode(jpg, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		maxv := uint32(1)<<uint(f.Precision) - 1
+		for k, x := range []int{0, f.Width / 2, f.Width - 1} {
+			y := (k * 7) % f.Height
+			want := uint16((uint32(f.Components[0].Samples[y*f.Width+x])*65535 + maxv/2) / maxv)
+			r, _, _, _ := img.At(x, y).RGBA()
+			if uint16(r) != want {
+				t.Errorf("%s (%d,%d): %d, want %d", name, x, y, r, want)
+			}
+		}
+	}
+	if _, err := (Limits{MaxPixels: 100}).Load(filepath.Join(dir, "u16_dcmtk_jpeg_sv1.jpg")); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("pixel limit: %v", err)
 	}
 }
