@@ -404,6 +404,19 @@ func FuzzDecode(f *testing.F) {
 	png.Encode(&tiny, image.NewGray16(image.Rect(0, 0, 3, 2)))
 	f.Add(tiny.Bytes())
 	f.Add(pngHeader(1<<20, 1<<20))
+	// Lossless, 12-bit and other DICOM codecs (small files of the dicom corpus), as DICOM and as bare JPEG.
+	codecs, _ := filepath.Glob("../dicom/testdata/codecs/u8_*.dcm")
+	more, _ := filepath.Glob("../dicom/testdata/codecs/u12_dcmtk_jpeg_*.dcm")
+	for _, p := range append(codecs, more...) {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+		if i, j := bytes.Index(data, []byte{0xff, 0xd8, 0xff}), bytes.LastIndex(data, []byte{0xff, 0xd9}); i >= 0 && j > i {
+			f.Add(data[i : j+2])
+		}
+	}
 	const maxPixels = 1 << 18
 	f.Fuzz(func(t *testing.T, data []byte) {
 		img, err := Limits{MaxPixels: maxPixels, MaxHeaderBytes: 1 << 20}.Decode(bytes.NewReader(data))
