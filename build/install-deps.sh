@@ -2,8 +2,10 @@
 # Installs what building and testing xraygpt-go needs on a fresh machine.
 #   Debian/Ubuntu: C/C++ compiler, make, OpenBLAS (optional fast vision path),
 #                  and the Vulkan toolchain + Mesa's CPU Vulkan driver (lavapipe)
-#                  used by the GPU-backend tests, and Slurm + munge for the
-#                  job-array test (deploy/slurm).
+#                  used by the GPU-backend tests, Slurm + munge for the
+#                  job-array test (deploy/slurm), OpenJPEG and CharLS (JPEG 2000 and
+#                  JPEG-LS DICOM, loaded at run time), GDCM's and dcmtk's tools (the
+#                  DICOM codec tests' reference decoders).
 #   macOS:         checks for the Xcode command line tools and Go.
 # Go itself (>= 1.22; the go command fetches the exact toolchain in go.mod)
 # must already be installed: https://go.dev/doc/install
@@ -16,7 +18,8 @@ Linux)
 		exit 0
 	fi
 	pkgs=(build-essential pkg-config libopenblas0-pthread cmake ninja-build glslc libvulkan-dev mesa-vulkan-drivers
-	slurmctld slurmd slurm-client munge) # a one-node Slurm cluster for deploy/slurm's test
+		slurmctld slurmd slurm-client munge         # a one-node Slurm cluster for deploy/slurm's test
+		libgdcm-tools dcmtk libopenjp2-7 libcharls2) # DICOM codecs and their reference decoders
 	missing=()
 	for p in "${pkgs[@]}"; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
