@@ -12,7 +12,7 @@
 //
 // Entry points: DecodeFile and Decode (an io.ReaderAt of known size) return an *Image with the
 // pixels, the attributes that describe them and warnings; DecodeReader does the same for a
-// stream. IsDICOM, DecodeConfig and DecodeImage have the shapes an image-format table needs.
+// stream. IsDICOM and DecodeConfig have the shapes an image-format table needs.
 //
 // The reader is defensive: every length is checked against the bytes left before anything is
 // allocated, sequences are skipped with a nesting limit, and the decoded size is capped by
@@ -213,16 +213,6 @@ func Decode(r io.ReaderAt, size int64, opts Options) (*Image, error) {
 func DecodeReader(r io.Reader, opts Options) (*Image, error) {
 	s := &streamAt{r: r, max: opts.maxBytes()}
 	return decode(s, s, s.max, opts, false)
-}
-
-// DecodeImage decodes the first frame of the DICOM stream r with the default Options and
-// returns its pixels; with IsDICOM and DecodeConfig it fits an image format table.
-func DecodeImage(r io.Reader) (image.Image, error) {
-	img, err := DecodeReader(r, Options{})
-	if err != nil {
-		return nil, err
-	}
-	return img.Pixels, nil
 }
 
 // DecodeConfig returns the dimensions of the DICOM stream r and the colour model Decode would
