@@ -36,7 +36,7 @@ language model writes the current summary. Exits with status 1 when an image fai
 			&cli.StringFlag{Name: "csv", Usage: "also write the results as CSV to this file"},
 			&cli.StringFlag{Name: "prompt", Aliases: []string{"p"}, Value: engine.DefaultQuestion, Usage: `question for images without one; "random" picks one of XrayGPT's alignment prompts per image (seeded by --seed)`},
 			&cli.IntFlag{Name: "queue", Value: 2, Usage: "images encoded ahead of the language model (0: no overlap)"},
-			&cli.IntFlag{Name: "parallel", Aliases: []string{"np"}, Usage: "images the language model answers at once, batched into the same decode steps (default: 4 on the CPU, 8 with a GPU); the KV cache holds --parallel x --ctx-size positions", DefaultText: "auto"},
+			&cli.IntFlag{Name: "parallel", Aliases: []string{"np"}, Usage: "images the language model answers at once, batched into the same decode steps; the KV cache holds --parallel x --ctx-size positions", DefaultText: "4 on the CPU, 8 with a GPU"},
 			&cli.BoolFlag{Name: "eval", Usage: "score the results against the references with ROUGE when done"},
 			&cli.BoolFlag{Name: "json", Usage: "with --eval, print the ROUGE report as JSON"},
 			shardCountFlag(), shardIndexFlag(),

@@ -13,7 +13,7 @@ func devicesCommand() *cli.Command {
 		Name:  "devices",
 		Usage: "list the compute devices llama.cpp can use (CPU, Metal, CUDA, Vulkan)",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "lib-dir", Usage: "folder of GPU backend plugins (env XRAYGPT_LIB_DIR; default: lib/ next to the binary)"},
+			&cli.StringFlag{Name: "lib-dir", Usage: "folder of GPU backend plugins", DefaultText: "env XRAYGPT_LIB_DIR, else lib/ next to the binary"},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "also print llama.cpp's system info"},
 		},
 		Action: func(c *cli.Context) error {

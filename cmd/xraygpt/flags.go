@@ -149,13 +149,13 @@ func modelFlags() []cli.Flag {
 		&cli.StringFlag{Name: "model", Aliases: []string{"m"}, Usage: "language model GGUF (env " + engine.EnvModel + ")"},
 		&cli.StringFlag{Name: "vision", Usage: "vision model GGUF (env " + engine.EnvVision + ")"},
 		&cli.StringFlag{Name: "model-dir", Usage: "folder holding both GGUF files (env " + engine.EnvModelDir + ")"},
-		&cli.IntFlag{Name: "gpu-layers", Aliases: []string{"ngl"}, Value: -2, Usage: "layers to offload to the GPU (-1 all; default: all when a GPU is found, else none)", DefaultText: "auto"},
-		&cli.IntFlag{Name: "threads", Aliases: []string{"t"}, Usage: "CPU threads of the language model (default: one per core)"},
-		&cli.IntFlag{Name: "vision-threads", Usage: "CPU threads of the vision encoder (default: one per core); in a batch, cores the language model does not use let the vision of the next images run alongside it"},
+		&cli.IntFlag{Name: "gpu-layers", Aliases: []string{"ngl"}, Value: -2, Usage: "layers to offload to the GPU (-1 all)", DefaultText: "all when a GPU is found, else none"},
+		&cli.IntFlag{Name: "threads", Aliases: []string{"t"}, Usage: "CPU threads of the language model", DefaultText: "one per core"},
+		&cli.IntFlag{Name: "vision-threads", Usage: "CPU threads of the vision encoder; in a batch, cores the language model does not use let the vision of the next images run alongside it", DefaultText: "one per core"},
 		&cli.IntFlag{Name: "ctx-size", Aliases: []string{"c"}, Value: engine.DefaultContextSize, Usage: "context size in tokens"},
 		&cli.StringFlag{Name: "mmap", Value: "auto", Usage: "map the language model file (on), or read it into memory (off); auto: off when running on the CPU only, where llama.cpp's repacked weights would otherwise be resident next to the mapped file, on with GPU offload"},
-		&cli.StringFlag{Name: "lib-dir", Usage: "folder of GPU backend plugins (env XRAYGPT_LIB_DIR; default: lib/ next to the binary)"},
-		&cli.StringFlag{Name: "prompt-cache", Usage: "folder keeping the KV state of XrayGPT's system prompt between runs (default: the user cache folder's xraygpt/)", DefaultText: "auto"},
+		&cli.StringFlag{Name: "lib-dir", Usage: "folder of GPU backend plugins", DefaultText: "env XRAYGPT_LIB_DIR, else lib/ next to the binary"},
+		&cli.StringFlag{Name: "prompt-cache", Usage: "folder keeping the KV state of XrayGPT's system prompt between runs", DefaultText: "xraygpt/ in the user cache folder"},
 		&cli.IntFlag{Name: "draft", Usage: "speculative decoding for greedy answers (--temp 0): up to N draft tokens from n-gram matches verified per step; same text, faster only where a step of N+1 tokens costs little more than one (GPU); 0 = off"},
 		&cli.StringFlag{Name: "draft-corpus", Usage: "reports to draft from with --draft (plain text, one per line, or JSONL with a \"report\" field)"},
 		&cli.BoolFlag{Name: "no-prompt-cache", Usage: "decode the system prompt in every run instead of keeping it in --prompt-cache"},
@@ -182,13 +182,20 @@ func generateFlags() []cli.Flag {
 	d := engine.DefaultGenerateOptions()
 	return []cli.Flag{
 		&cli.IntFlag{Name: "max-tokens", Aliases: []string{"n"}, Value: d.MaxTokens, Usage: "most tokens to generate per answer"},
-		&cli.Float64Flag{Name: "temp", Value: float64(d.Temperature), Usage: "sampling temperature; 0 is greedy"},
-		&cli.Float64Flag{Name: "top-p", Value: float64(d.TopP), Usage: "nucleus sampling threshold (1 = off)"},
+		&cli.Float64Flag{Name: "temp", Value: decimal(d.Temperature), Usage: "sampling temperature; 0 is greedy"},
+		&cli.Float64Flag{Name: "top-p", Value: decimal(d.TopP), Usage: "nucleus sampling threshold (1 = off)"},
 		&cli.IntFlag{Name: "top-k", Value: d.TopK, Usage: "sample from the K most likely tokens (0 = off)"},
-		&cli.Float64Flag{Name: "min-p", Value: float64(d.MinP), Usage: "drop tokens below MIN-P times the top probability (0 = off)"},
-		&cli.Float64Flag{Name: "repeat-penalty", Value: float64(d.RepeatPenalty), Usage: "repetition penalty (1 = off)"},
+		&cli.Float64Flag{Name: "min-p", Value: decimal(d.MinP), Usage: "drop tokens below MIN-P times the top probability (0 = off)"},
+		&cli.Float64Flag{Name: "repeat-penalty", Value: decimal(d.RepeatPenalty), Usage: "repetition penalty (1 = off)"},
 		&cli.UintFlag{Name: "seed", Usage: "random seed (0 = random)"},
 	}
+}
+
+// decimal widens a float32 setting to the float64 with the same shortest
+// decimal form, so that help prints 0.9, not 0.8999999761581421.
+func decimal(f float32) float64 {
+	v, _ := strconv.ParseFloat(strconv.FormatFloat(float64(f), 'g', -1, 32), 64)
+	return v
 }
 
 func generateOptions(c *cli.Context) engine.GenerateOptions {

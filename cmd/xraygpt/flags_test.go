@@ -3,6 +3,7 @@ package main
 import (
 	"math"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -147,4 +148,26 @@ func FuzzNumericFlags(f *testing.F) {
 			t.Errorf("--%s=%q: exit %d, %v; want a usage error naming the flag", fl.name, value, code, rerr)
 		}
 	})
+}
+
+// TestHelpText: no flag's help says its default twice, and defaults print
+// as their decimal form (0.9, not 0.8999999761581421).
+func TestHelpText(t *testing.T) {
+	twice := regexp.MustCompile(`default:[^\n]*\(default:`)
+	long := regexp.MustCompile(`\d\.\d{7,}`)
+	var walk func(prefix []string, cmds []*cli.Command)
+	walk = func(prefix []string, cmds []*cli.Command) {
+		for _, c := range cmds {
+			args := append(append([]string{}, prefix...), c.Name)
+			out, _, _ := run(t, append(args, "--help")...)
+			if m := twice.FindString(out); m != "" {
+				t.Errorf("%v --help says the default twice: %s", args, m)
+			}
+			if m := long.FindString(out); m != "" {
+				t.Errorf("%v --help prints %s", args, m)
+			}
+			walk(args, c.Subcommands)
+		}
+	}
+	walk(nil, newApp().Commands)
 }

@@ -21,7 +21,7 @@ func quantizeCommand() *cli.Command {
 		Description: "TYPE is one of: " + strings.Join(llama.QuantTypes(), ", ") + `.
 Q4_K_M is a good default for a 7B model on a laptop; Q8_0 is nearly lossless.`,
 		Flags: []cli.Flag{
-			&cli.IntFlag{Name: "threads", Aliases: []string{"t"}, Usage: "CPU threads (default: one per core)"},
+			&cli.IntFlag{Name: "threads", Aliases: []string{"t"}, Usage: "CPU threads", DefaultText: "one per core"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 3 {
