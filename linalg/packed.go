@@ -235,15 +235,10 @@ func kernel(a, b, c []float32, bias *float32, kc, ldc int, load bool) {
 // kernelGo is the portable twin of sgemm14x32.
 func kernelGo(a, b, c []float32, bias *float32, kc, ldc int, load bool) {
 	var acc [packMR][packNR]float32
-	for r := range packMR {
-		if load {
-			copy(acc[r][:], c[r*ldc:r*ldc+packNR])
-		}
-		if bias != nil {
-			bs := unsafe.Slice(bias, packNR)
-			for j := range packNR {
-				acc[r][j] += bs[j]
-			}
+	if bias != nil {
+		bs := unsafe.Slice(bias, packNR)
+		for r := range packMR {
+			copy(acc[r][:], bs)
 		}
 	}
 	for k := range kc {
@@ -256,7 +251,14 @@ func kernelGo(a, b, c []float32, bias *float32, kc, ldc int, load bool) {
 		}
 	}
 	for r := range packMR {
-		copy(c[r*ldc:r*ldc+packNR], acc[r][:])
+		cr := c[r*ldc : r*ldc+packNR]
+		if load {
+			for j, v := range acc[r] {
+				cr[j] += v
+			}
+		} else {
+			copy(cr, acc[r][:])
+		}
 	}
 }
 
