@@ -3,14 +3,24 @@ package vision
 // Entry points for the external tests that run one layer of a loaded model
 // on a given input, to find which layer an error comes from.
 
+// EVABlocks, QFormerLayers and SwinBlocks count the layers of a model.
+func (m *Model) EVABlocks() int     { return len(m.eva.blocks) }
+func (m *Model) QFormerLayers() int { return len(m.qformer.layers) }
+func (m *Model) SwinBlocks(stage int) int {
+	if stage >= len(m.swin.stages) {
+		return -1
+	}
+	return len(m.swin.stages[stage].blocks)
+}
+
 // EVABlockForTest runs EVA block i on x [N,D] and returns a copy of the result.
 func (m *Model) EVABlockForTest(i int, x []float32) []float32 {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.states()
-	copy(m.eva.x, x)
-	m.EVA.block(m.bl, m.eva, &m.EVA.Blocks[i], m.threads)
-	return append([]float32(nil), m.eva.x[:len(x)]...)
+	s, _ := m.states()
+	copy(s.x, x)
+	m.eva.block(m.ex, s, &m.eva.blocks[i])
+	return append([]float32(nil), s.x[:len(x)]...)
 }
 
 // QFormerForTest runs the Q-Former on image features img [N,E] (the output
@@ -20,21 +30,20 @@ func (m *Model) EVABlockForTest(i int, x []float32) []float32 {
 func (m *Model) QFormerForTest(img []float32, from int, x []float32, layer func(int, []float32)) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.states()
-	qf, q, th := m.QFormer, m.qf, m.threads
-	c := qf.Config
-	N := m.EVA.Config.Tokens()
+	_, q := m.states()
+	qf := m.qformer
+	N := m.eva.config.Tokens()
 	copy(q.img, img)
 	if from >= 1 {
 		copy(q.x, x)
-		qf.layer(m.bl, q, &qf.Layers[from-1], N, th)
+		qf.layer(m.ex, q, &qf.layers[from-1], N)
 		layer(from, q.x)
 		return
 	}
-	layerNorm(q.x, qf.QueryTokens, c.Queries, c.Width, qf.EmbeddingsLayerNormWeight, qf.EmbeddingsLayerNormBias, c.Eps, th)
+	qf.embedNorm.apply(m.ex, q.x, qf.queryTokens, qf.config.Queries)
 	layer(0, q.x)
-	for i := range qf.Layers {
-		qf.layer(m.bl, q, &qf.Layers[i], N, th)
+	for i := range qf.layers {
+		qf.layer(m.ex, q, &qf.layers[i], N)
 		layer(i+1, q.x)
 	}
 }
@@ -44,19 +53,9 @@ func (m *Model) QFormerForTest(img []float32, from int, x []float32, layer func(
 func (m *Model) SwinBlockForTest(s, b int, x []float32) []float32 {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.states()
-	st := &m.Swin.Stages[s]
-	copy(m.sw.x, x)
-	m.Swin.block(m.bl, m.sw, st, &st.Blocks[b], m.threads)
-	return append([]float32(nil), m.sw.x[:len(x)]...)
-}
-
-func (m *Model) states() {
-	switch {
-	case m.EVA != nil && m.eva == nil:
-		m.eva = newEVAState(m.EVA.Config)
-		m.qf = newQFormerState(m.QFormer.Config, m.EVA.Config.Tokens())
-	case m.Swin != nil && m.sw == nil:
-		m.sw = newSwinState(m.Swin.Config)
-	}
+	sw := m.swinStates()
+	st := &m.swin.stages[s]
+	copy(sw.x, x)
+	m.swin.block(m.ex, sw, st, &st.blocks[b])
+	return append([]float32(nil), sw.x[:len(x)]...)
 }

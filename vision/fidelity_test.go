@@ -129,18 +129,18 @@ func xraygptFidelity(tb testing.TB, m *vision.Model, dir string) []fidelity {
 		r = append(r, fidelity{fmt.Sprintf("qformer_layer%d", i), true, relErr(x, realRef(tb, dir, fmt.Sprintf("qformer_layer%d", i)))})
 	})
 	m.QFormerForTest(lnv, 0, nil, func(i int, x []float32) {
-		if i == len(m.QFormer.Layers) {
+		if i == m.QFormerLayers() {
 			r = append(r, fidelity{"qformer(ref ln_vision)", false, relErr(x, realRef(tb, dir, "qformer_out"))})
 		}
 	})
-	for i := 1; i <= len(m.QFormer.Layers); i++ {
+	for i := 1; i <= m.QFormerLayers(); i++ {
 		prev := realRef(tb, dir, fmt.Sprintf("qformer_layer%d", i-1))
 		m.QFormerForTest(lnv, i, prev, func(i int, x []float32) {
 			r = append(r, fidelity{fmt.Sprintf("qformer_layer%d", i), false, relErr(x, realRef(tb, dir, fmt.Sprintf("qformer_layer%d", i)))})
 		})
 	}
 	prev := realRef(tb, dir, "eva_embed")
-	for i := range m.EVA.Blocks {
+	for i := range m.EVABlocks() {
 		want := realRef(tb, dir, fmt.Sprintf("eva_block%d", i))
 		r = append(r, fidelity{fmt.Sprintf("eva_block%d", i), false, relErr(m.EVABlockForTest(i, prev), want)})
 		prev = want
@@ -171,8 +171,8 @@ func swinFidelity(tb testing.TB, m *vision.Model, dir string) []fidelity {
 		r = append(r, fidelity{s.Name, true, relErr(s.Data, realRef(tb, dir, ref))})
 	}
 	prev := realRef(tb, dir, "swin_embed")
-	for s, stage := range m.Swin.Stages {
-		for b := range stage.Blocks {
+	for s := 0; m.SwinBlocks(s) >= 0; s++ {
+		for b := range m.SwinBlocks(s) {
 			want := realRef(tb, dir, fmt.Sprintf("swin_s%db%d", s, b))
 			r = append(r, fidelity{fmt.Sprintf("swin_s%db%d", s, b), false, relErr(m.SwinBlockForTest(s, b, prev), want)})
 			prev = want

@@ -67,6 +67,26 @@ func (l *loader) matrix(name string, out, in int) ([]float32, *linalg.Packed) {
 	return nil, linalg.Pack(l.src.alloc(linalg.PackedLen(out, in)), t, out, in)
 }
 
+// dense reads the Linear layer prefix+"weight" [out, in] (packed when
+// packable and the loader packs) and, with bias, prefix+"bias" [out].
+func (l *loader) dense(prefix string, out, in int, bias, packable bool) linalg.Dense {
+	d := linalg.Dense{In: in, Out: out}
+	if packable {
+		d.W, d.P = l.matrix(prefix+"weight", out, in)
+	} else {
+		d.W = l.get(prefix+"weight", out, in)
+	}
+	if bias {
+		d.B = l.get(prefix+"bias", out)
+	}
+	return d
+}
+
+// norm reads the LayerNorm prefix+"weight" and prefix+"bias" [dim].
+func (l *loader) norm(prefix string, dim int, eps float32) norm {
+	return norm{w: l.get(prefix+"weight", dim), b: l.get(prefix+"bias", dim), eps: eps}
+}
+
 func (l *loader) get(name string, shape ...int) []float32 {
 	if l.err != nil {
 		return nil
@@ -199,7 +219,7 @@ func decodeInto(t []float32, b []byte, info gguf.TensorInfo) error {
 	w := len(b) / max(len(t), 1)
 	var derr error
 	var mu sync.Mutex
-	parallelFor((len(t)+piece-1)/piece, 0, func(lo, hi int) {
+	linalg.ParallelFor((len(t)+piece-1)/piece, 0, func(lo, hi int) {
 		e0, e1 := lo*piece, min(hi*piece, len(t))
 		if err := gguf.DecodeFloat32(t[e0:e1], b[e0*w:e1*w], info.Type); err != nil {
 			mu.Lock()
