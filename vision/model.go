@@ -116,28 +116,6 @@ func FromGGUF(f *gguf.File, opt Options) (*Model, error) {
 		}
 	}
 	pack := usePacked(opt)
-	if src.copyAll || pack {
-		// One arena for every copy: widened tensors and packed matrices.
-		specs, err := Tensors(cfg)
-		if err != nil {
-			return nil, err
-		}
-		n := 0
-		for _, s := range specs {
-			switch {
-			case s.packed && pack:
-				n += linalg.PackedLen(s.Shape[0], s.Shape[1])
-			case src.copyAll:
-				e := 1
-				for _, d := range s.Shape {
-					e *= d
-				}
-				n += e
-			}
-		}
-		src.arena = make([]float32, n)
-		adviseHugePages(src.arena)
-	}
 	m, err := build(cfg, src, opt, pack)
 	if err != nil {
 		return nil, err

@@ -111,19 +111,26 @@ type ggufSource struct {
 	// copyAll copies f32 tensors too (set for files with f16/bf16 tensors,
 	// so that the mapping can be released after loading).
 	copyAll bool
-	// arena, when not nil, holds the copies: one allocation advised to use
-	// huge pages, carved in load order.
+	// arena holds the copies (widened tensors, packed matrices): chunks
+	// advised to use huge pages, carved in load order.
 	arena []float32
 }
 
-// alloc returns n floats from the arena, or a new slice when it is full.
+// arenaChunk is the size in floats of an arena chunk (128 MiB). What a
+// chunk leaves unused is never touched, so it costs address space, not
+// memory.
+const arenaChunk = 32 << 20
+
+// alloc returns n floats from the arena, starting a new chunk when the
+// current one lacks room.
 func (g *ggufSource) alloc(n int) []float32 {
-	if len(g.arena) >= n {
-		t := g.arena[:n:n]
-		g.arena = g.arena[n:]
-		return t
+	if len(g.arena) < n {
+		g.arena = make([]float32, max(n, arenaChunk))
+		adviseHugePages(g.arena)
 	}
-	return make([]float32, n)
+	t := g.arena[:n:n]
+	g.arena = g.arena[n:]
+	return t
 }
 
 // NeOf converts a PyTorch shape (outermost first) to GGUF's ne order
