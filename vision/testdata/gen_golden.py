@@ -19,6 +19,12 @@ It writes, into vision/testdata/:
   legacy_format.pth              a pre-1.6 (non-zip) torch.save file (converter error test)
   golden/*.npy                   inputs and every stage's expected output (float32)
 
+With --realsize DIR it instead writes real-size random-weight checkpoints
+(EVA ViT-g 1408 wide, 39+1 blocks; Q-Former 768 wide, 12 layers; llama_proj
+768->4096; MedCLIP Swin-T) and their float64 reference outputs, stage by
+stage and layer by layer, into DIR (about 2.3 GiB, never committed) for the
+opt-in TestRealSizeFidelity and BenchmarkRealSizeFidelity (vision/fidelity_test.go).
+
 The modules below are plain torch.nn written from the reference code
 (salesforce/LAVIS eva_vit.py and blip2_models/Qformer.py, XrayGPT mini_gpt4.py
 encode_img, Hugging Face modeling_swin.py, MedCLIP modeling_medclip.py),
