@@ -19,6 +19,7 @@ import (
 	"github.com/x448/float16"
 
 	"github.com/xraygpt-go/xraygpt/gguf"
+	"github.com/xraygpt-go/xraygpt/linalg"
 )
 
 // tinyDir is the tiny Hugging Face LLaMA folder written by the end-to-end
@@ -218,7 +219,7 @@ func TestLLMWeights(t *testing.T) {
 				for i := range want {
 					w := want[i]
 					if ti.Type == gguf.TypeBF16 {
-						w = math.Float32frombits(uint32(toBF16(w)) << 16)
+						w = math.Float32frombits(uint32(linalg.Float32ToBF16(w)) << 16)
 					}
 					if got[i] != w {
 						if bad == 0 {

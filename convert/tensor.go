@@ -8,8 +8,8 @@ import (
 	"math"
 
 	oconvert "github.com/ollama/ollama/convert"
-	"github.com/x448/float16"
 
+	"github.com/xraygpt-go/xraygpt/linalg"
 	"github.com/xraygpt-go/xraygpt/torchfile"
 )
 
@@ -117,11 +117,11 @@ func (t *tensor) write(w io.Writer) (int64, error) {
 		}
 	case kindF16:
 		for i, v := range f32 {
-			binary.LittleEndian.PutUint16(out[2*i:], float16.Fromfloat32(v).Bits())
+			binary.LittleEndian.PutUint16(out[2*i:], linalg.Float32To16(v))
 		}
 	case kindBF16:
 		for i, v := range f32 {
-			binary.LittleEndian.PutUint16(out[2*i:], toBF16(v))
+			binary.LittleEndian.PutUint16(out[2*i:], linalg.Float32ToBF16(v))
 		}
 	}
 	n, err := w.Write(out)
@@ -156,13 +156,4 @@ func elements(shape []uint64) uint64 {
 type readCloser struct {
 	io.Reader
 	io.Closer
-}
-
-// toBF16 rounds a float32 to bfloat16, to nearest with ties to even.
-func toBF16(v float32) uint16 {
-	b := math.Float32bits(v)
-	if b&0x7fffffff > 0x7f800000 { // NaN: keep it a quiet NaN
-		return uint16(b>>16) | 0x40
-	}
-	return uint16((b + 0x7fff + (b>>16)&1) >> 16)
 }

@@ -172,7 +172,7 @@ func Open(ctx context.Context, opts Options) (*Engine, error) {
 		llm.Close()
 		return nil, fmt.Errorf("vision model: %w", err)
 	}
-	if vis.Projector == nil {
+	if vis.Config.Projector.Out == 0 {
 		vis.Close()
 		llm.Close()
 		return nil, fmt.Errorf("vision model %s has no projector to the language model's width (convert it with --proj)", opts.VisionPath)

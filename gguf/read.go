@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"unsafe"
 
 	"github.com/xraygpt-go/xraygpt/internal/fileio"
 	"github.com/xraygpt-go/xraygpt/linalg"
@@ -422,32 +421,14 @@ func DecodeFloat32(dst []float32, data []byte, typ Type) error {
 	}
 	switch typ {
 	case TypeF32:
-		for i := range dst {
-			dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:]))
-		}
+		linalg.DecodeF32(dst, data)
 	case TypeF16:
-		convertHalves(dst, data, linalg.F16ToF32, linalg.Float16To32)
+		linalg.DecodeF16(dst, data)
 	case TypeBF16:
-		convertHalves(dst, data, linalg.BF16ToF32, linalg.BFloat16To32)
+		linalg.DecodeBF16(dst, data)
 	}
 	return nil
 }
-
-// convertHalves converts 16-bit values with the vectorized bulk function
-// when data can be viewed as []uint16 (aligned, little-endian host), else
-// one by one.
-func convertHalves(dst []float32, data []byte, bulk func([]float32, []uint16), one func(uint16) float32) {
-	if len(data) > 0 && uintptr(unsafe.Pointer(&data[0]))%2 == 0 && littleEndian {
-		bulk(dst, unsafe.Slice((*uint16)(unsafe.Pointer(&data[0])), len(dst)))
-		return
-	}
-	for i := range dst {
-		dst[i] = one(binary.LittleEndian.Uint16(data[2*i:]))
-	}
-}
-
-// littleEndian reports whether the host stores integers little-endian.
-var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 
 // reader decodes little-endian GGUF fields with bounds checks.
 type reader struct {

@@ -1,6 +1,9 @@
 // Package linalg is the one seam for heavy float32 arithmetic in xraygpt-go.
 //
-// Every matrix product goes through gonum's [blas.Float32] interface. [Default]
+// Matrix products go through gonum's [blas.Float32] interface, except those
+// with weights packed for the package's own AVX-512 product ([Packed], below).
+// A linear layer is a [Dense] (plain or packed weights, bias) applied with
+// an [Exec]: the BLAS and the number of goroutines. [Default]
 // returns the fastest implementation this process can use: a native BLAS
 // (OpenBLAS on Linux, Accelerate on macOS) loaded at run time with purego —
 // no cgo and no link-time dependency — or, when none loads, gonum's pure-Go
@@ -37,7 +40,7 @@
 //
 // OpenBLAS reads OPENBLAS_CORETYPE when it is loaded; this package never
 // changes it. Without it, OpenBLAS 0.3.21 detects the CPU and may not know a
-// newer one: on the Intel Xeon (family 6, model 207) of our build machines it
+// newer one: on an Intel Xeon (family 6, model 207) it
 // falls back to its SSE3 "Prescott" kernels: sgemm on ViT shapes runs at
 // about 32 GFLOP/s per core there, against 77 with "Haswell" (AVX2) and
 // 125-135 with "SkylakeX" (AVX-512). [Library.Core] and [Name] show the choice.
@@ -56,9 +59,9 @@
 // [Packed.LinearStrided] serve attention heads, slices of wider activations.
 //
 // The package also holds float32 helpers that are not BLAS but sit on the
-// same hot paths: [LayerNorm], [Softmax] and [GELU] over rows, [Linear],
-// half-precision conversions ([F16ToF32], [BF16ToF32], ...) and a
-// fixed-worker parallel loop ([ParallelFor]). On amd64 with AVX2 and FMA
+// same hot paths: [LayerNorm] over rows, [GELU], [ExpSum] (a softmax's
+// exponentials and their sum), half-precision conversions ([F16ToF32],
+// [BF16ToF32], [DecodeF16], ...) and a parallel loop ([ParallelFor]). On amd64 with AVX2 and FMA
 // (and F16C) they run hand-written vector kernels (simd_amd64.s); elsewhere,
 // or built with the purego tag, the same functions run in plain Go. Both
 // paths are tested against the same references. The helpers run on the

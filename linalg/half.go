@@ -1,6 +1,11 @@
 package linalg
 
-import "math"
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"unsafe"
+)
 
 // Float16To32 converts an IEEE 754 half-precision value (as its bits) to float32, exactly.
 func Float16To32(h uint16) float32 {
@@ -106,3 +111,49 @@ func BF16ToF32(dst []float32, src []uint16) {
 		dst[i] = math.Float32frombits(uint32(h) << 16)
 	}
 }
+
+// DecodeF32 converts little-endian float32 bytes (4 per value) into dst.
+// It panics unless len(src) == 4*len(dst).
+func DecodeF32(dst []float32, src []byte) {
+	checkDecode("DecodeF32", dst, src, 4)
+	for i := range dst {
+		dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(src[4*i:]))
+	}
+}
+
+// DecodeF16 converts little-endian IEEE half-precision bytes (2 per value)
+// into dst, exactly, vectorized as [F16ToF32]. It panics unless
+// len(src) == 2*len(dst).
+func DecodeF16(dst []float32, src []byte) {
+	checkDecode("DecodeF16", dst, src, 2)
+	decodeHalves(dst, src, F16ToF32, Float16To32)
+}
+
+// DecodeBF16 converts little-endian bfloat16 bytes (2 per value) into dst,
+// exactly, vectorized as [BF16ToF32]. It panics unless len(src) == 2*len(dst).
+func DecodeBF16(dst []float32, src []byte) {
+	checkDecode("DecodeBF16", dst, src, 2)
+	decodeHalves(dst, src, BF16ToF32, BFloat16To32)
+}
+
+func checkDecode(op string, dst []float32, src []byte, width int) {
+	if len(src) != width*len(dst) {
+		panic(fmt.Sprintf("linalg: %s: %d bytes for %d values", op, len(src), len(dst)))
+	}
+}
+
+// decodeHalves converts 16-bit values with the vectorized bulk function
+// when src can be viewed as []uint16 (aligned, little-endian host), else
+// one by one.
+func decodeHalves(dst []float32, src []byte, bulk func([]float32, []uint16), one func(uint16) float32) {
+	if len(src) > 0 && uintptr(unsafe.Pointer(&src[0]))%2 == 0 && littleEndian {
+		bulk(dst, unsafe.Slice((*uint16)(unsafe.Pointer(&src[0])), len(dst)))
+		return
+	}
+	for i := range dst {
+		dst[i] = one(binary.LittleEndian.Uint16(src[2*i:]))
+	}
+}
+
+// littleEndian reports whether the host stores integers little-endian.
+var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1

@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"sort"
+	"strings"
 	"testing"
 )
 
@@ -183,5 +184,44 @@ func TestBFloat16(t *testing.T) {
 		if math.Float32bits(dst[i]) != uint32(h)<<16 {
 			t.Fatalf("BF16ToF32(%#04x) = %#08x", h, math.Float32bits(dst[i]))
 		}
+	}
+}
+
+// TestDecode checks the byte decoders against the one-value conversions, on
+// aligned and unaligned bytes (the vectorized and the scalar paths), and
+// that a length mismatch panics.
+func TestDecode(t *testing.T) {
+	const n = 37
+	buf := make([]byte, 4*n+1)
+	for i := range buf {
+		buf[i] = byte(i*77 + 3)
+	}
+	for _, off := range []int{0, 1} {
+		src := buf[off : off+2*n]
+		got := make([]float32, n)
+		DecodeF16(got, src)
+		for i := range got {
+			want := Float16To32(uint16(src[2*i]) | uint16(src[2*i+1])<<8)
+			if math.Float32bits(got[i]) != math.Float32bits(want) && !(got[i] != got[i] && want != want) {
+				t.Fatalf("offset %d: DecodeF16[%d] = %g, want %g", off, i, got[i], want)
+			}
+		}
+		DecodeBF16(got, src)
+		for i := range got {
+			want := BFloat16To32(uint16(src[2*i]) | uint16(src[2*i+1])<<8)
+			if math.Float32bits(got[i]) != math.Float32bits(want) {
+				t.Fatalf("offset %d: DecodeBF16[%d] = %g, want %g", off, i, got[i], want)
+			}
+		}
+		src = buf[off : off+4*n]
+		DecodeF32(got, src)
+		for i := range got {
+			if want := uint32(src[4*i]) | uint32(src[4*i+1])<<8 | uint32(src[4*i+2])<<16 | uint32(src[4*i+3])<<24; math.Float32bits(got[i]) != want {
+				t.Fatalf("offset %d: DecodeF32[%d] has bits %#x, want %#x", off, i, math.Float32bits(got[i]), want)
+			}
+		}
+	}
+	if msg := panicMessage(func() { DecodeF16(make([]float32, 2), make([]byte, 3)) }); !strings.HasPrefix(msg, "linalg: DecodeF16:") {
+		t.Errorf("length mismatch: panic %q", msg)
 	}
 }

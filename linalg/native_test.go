@@ -16,11 +16,17 @@ import (
 )
 
 // nativeOrSkip returns the native library or skips the test when this
-// machine has none (or XRAYGPT_BLAS disables it).
+// machine has none (or XRAYGPT_BLAS disables it). Under CI=true, where
+// build/install-deps.sh installs OpenBLAS, a library that does not load is
+// a failure, unless XRAYGPT_BLAS asked for that (TestDefaultFallback's
+// child processes).
 func nativeOrSkip(t testing.TB) *Library {
 	t.Helper()
 	impl, err := Native()
 	if err != nil {
+		if os.Getenv("CI") == "true" && os.Getenv(EnvVar) == "" {
+			t.Fatalf("no native BLAS under CI (build/install-deps.sh installs OpenBLAS): %v", err)
+		}
 		t.Skipf("native-only test skipped: no native BLAS on this machine: %v", err)
 	}
 	return impl.(*Library)
@@ -437,7 +443,8 @@ func TestLoadChoice(t *testing.T) {
 	for _, c := range []string{"", "auto", "openblas", "libopenblas.so.0", "libblas.so.3"} {
 		lib, err := loadChoice(c)
 		if err != nil {
-			t.Logf("loadChoice(%q): %v", c, err)
+			// With OpenBLAS loaded, each of these names must find it.
+			t.Errorf("loadChoice(%q): %v", c, err)
 			continue
 		}
 		if !lib.IsOpenBLAS() && c != "" && c != "auto" {

@@ -2,7 +2,6 @@ package linalg
 
 import (
 	"fmt"
-	"runtime"
 	"sync"
 	"unsafe"
 )
@@ -146,7 +145,7 @@ func (p *Packed) LinearStrided(y []float32, ldy int, x []float32, ldx int, rows 
 	// Split the output columns when there are enough panels for every
 	// thread, the rows otherwise.
 	tasks := func(body func(m0, m1, n0, n1 int)) {
-		if th := effectiveWorkers(threads); nPanels >= 2*th || mPanels < 2*th {
+		if th := (Exec{Threads: threads}).Workers(); nPanels >= 2*th || mPanels < 2*th {
 			ParallelFor(nPanels, threads, func(n0, n1 int) { body(0, mPanels, n0, n1) })
 		} else {
 			ParallelFor(mPanels, threads, func(m0, m1 int) { body(m0, m1, 0, nPanels) })
@@ -235,15 +234,10 @@ func kernel(a, b, c []float32, bias *float32, kc, ldc int, load bool) {
 // kernelGo is the portable twin of sgemm14x32.
 func kernelGo(a, b, c []float32, bias *float32, kc, ldc int, load bool) {
 	var acc [packMR][packNR]float32
-	for r := range packMR {
-		if load {
-			copy(acc[r][:], c[r*ldc:r*ldc+packNR])
-		}
-		if bias != nil {
-			bs := unsafe.Slice(bias, packNR)
-			for j := range packNR {
-				acc[r][j] += bs[j]
-			}
+	if bias != nil {
+		bs := unsafe.Slice(bias, packNR)
+		for r := range packMR {
+			copy(acc[r][:], bs)
 		}
 	}
 	for k := range kc {
@@ -256,13 +250,13 @@ func kernelGo(a, b, c []float32, bias *float32, kc, ldc int, load bool) {
 		}
 	}
 	for r := range packMR {
-		copy(c[r*ldc:r*ldc+packNR], acc[r][:])
+		cr := c[r*ldc : r*ldc+packNR]
+		if load {
+			for j, v := range acc[r] {
+				cr[j] += v
+			}
+		} else {
+			copy(cr, acc[r][:])
+		}
 	}
-}
-
-func effectiveWorkers(threads int) int {
-	if threads <= 0 {
-		return runtime.GOMAXPROCS(0)
-	}
-	return threads
 }

@@ -187,3 +187,42 @@ func TestPackedStrided(t *testing.T) {
 		}
 	}
 }
+
+// TestPackedLinearAccumulateLongSum adds a long product of tiny terms onto a
+// y of 1: each term (2^-30) is below half an ulp of 1, so a kernel that
+// accumulated onto y term by term would leave y at 1 (it did, and cost EVA
+// a relative error of 5e-6 per block at real size). Summed from zero per
+// block of packKC inputs and added to y once per block, every partial sum
+// here is exact, and so is the result.
+func TestPackedLinearAccumulateLongSum(t *testing.T) {
+	for _, tc := range []struct{ pureGo bool }{{false}, {true}} {
+		rows, in, out := 14, 6144, 32
+		x, w := make([]float32, rows*in), make([]float32, out*in)
+		for i := range x {
+			x[i] = 1.0 / (1 << 15)
+		}
+		for i := range w {
+			w[i] = 1.0 / (1 << 15)
+		}
+		pk := Pack(make([]float32, PackedLen(out, in)), w, out, in)
+		y := make([]float32, rows*out)
+		for i := range y {
+			y[i] = 1
+		}
+		if tc.pureGo {
+			a := make([]float32, packMR*in)
+			packRows(a, x, in, 0, rows, in)
+			for k0 := 0; k0 < in; k0 += packKC {
+				kernelGo(a[k0*packMR:], pk.data[k0*packNR:], y, nil, packKC, out, true)
+			}
+		} else {
+			pk.Linear(y, x, rows, nil, true, 1)
+		}
+		want := 1 + float32(in)/(1<<30)
+		for i, v := range y {
+			if v != want {
+				t.Fatalf("kernelGo %v: y[%d] = %.9g, want %.9g", tc.pureGo, i, v, want)
+			}
+		}
+	}
+}

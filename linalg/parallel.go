@@ -3,13 +3,16 @@ package linalg
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 )
 
-// ParallelFor splits [0, n) into at most workers contiguous chunks of nearly
-// equal size and calls body(lo, hi) for each on its own goroutine, returning
-// when all are done. workers <= 0 means GOMAXPROCS. With one chunk, body runs
-// on the calling goroutine. The split depends only on n and workers, so
-// results that depend on it (sums per chunk) are reproducible.
+// ParallelFor calls body over [0, n) split into contiguous pieces, on at
+// most workers goroutines (<= 0: GOMAXPROCS), and returns when all are done.
+// There are a few pieces per goroutine, handed out as goroutines finish, so
+// one that the OS descheduled does not hold the others back; with one
+// worker, body(0, n) runs on the calling goroutine. The pieces depend only
+// on n and workers, so results that depend on them (sums per piece) are
+// reproducible.
 func ParallelFor(n, workers int, body func(lo, hi int)) {
 	if n <= 0 {
 		return
@@ -22,15 +25,28 @@ func ParallelFor(n, workers int, body func(lo, hi int)) {
 		body(0, n)
 		return
 	}
+	pieces := min(n, workers*piecesPerWorker)
+	var next atomic.Int64
 	var wg sync.WaitGroup
-	for w := 1; w < workers; w++ {
-		lo, hi := n*w/workers, n*(w+1)/workers
+	work := func() {
+		for {
+			p := int(next.Add(1) - 1)
+			if p >= pieces {
+				return
+			}
+			body(p*n/pieces, (p+1)*n/pieces)
+		}
+	}
+	for range workers - 1 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			body(lo, hi)
+			work()
 		}()
 	}
-	body(0, n/workers)
+	work()
 	wg.Wait()
 }
+
+// piecesPerWorker is how finely ParallelFor splits the work.
+const piecesPerWorker = 4

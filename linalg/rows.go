@@ -3,8 +3,6 @@ package linalg
 import (
 	"fmt"
 	"math"
-
-	"gonum.org/v1/gonum/blas/gonum"
 )
 
 // checkRows panics unless x holds whole rows of cols elements.
@@ -85,38 +83,6 @@ func layerNormRow(y, x, weight, bias []float32, eps float32, simd bool) {
 	}
 }
 
-// Softmax replaces each row of x (rows of cols elements) by its softmax,
-// subtracting the row's maximum first as PyTorch does. A row of -Inf (fully
-// masked) becomes NaN, as in PyTorch. It panics when len(x) is not a whole
-// number of rows.
-func Softmax(x []float32, cols int) {
-	rows := checkRows("Softmax", x, cols)
-	for i := range rows {
-		softmaxRow(x[i*cols:(i+1)*cols], hasAVX2FMA)
-	}
-}
-
-// softmaxRow is Softmax of one row, with the AVX2 kernels when simd is set.
-// A NaN anywhere makes the whole row NaN (through the sum) as in PyTorch.
-func softmaxRow(r []float32, simd bool) {
-	simd = simd && len(r) >= 8
-	mx := r[0]
-	tail := r
-	if simd {
-		var lanes [8]float32
-		maxAVX2(r, &lanes)
-		for _, v := range lanes {
-			mx = max(mx, v)
-		}
-		tail = r[len(r)&^7:]
-	}
-	for _, v := range tail {
-		mx = max(mx, v) // max propagates NaN
-	}
-	sum := expSum(r, mx, simd)
-	gonum.Implementation{}.Sscal(len(r), float32(1/sum), r, 1)
-}
-
 // ExpSum replaces each element v of x by exp(v - m) and returns their sum:
 // the unnormalized softmax of a row whose maximum is m (the caller divides
 // by the sum later, where it is cheaper). Results below 2^-126 are zero.
@@ -161,10 +127,6 @@ func geluGeneric(x []float32) {
 func gelu(v float32) float32 {
 	return float32(0.5 * float64(v) * (1 + erf64(float64(v)*(1/math.Sqrt2))))
 }
-
-// Erf32 returns the error function of x, within 2e-8 of math.Erf before the
-// final rounding to float32, at a fraction of its cost.
-func Erf32(x float32) float32 { return float32(erf64(float64(x))) }
 
 // Coefficients of a rational approximation erf(x) ≈ x·P(x²)/Q(x²) on
 // [-4, 4] (|error| < 1.4e-8; outside, erf is 1 to float32 precision), fitted

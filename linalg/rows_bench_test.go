@@ -34,7 +34,7 @@ func BenchmarkSoftmax(b *testing.B) {
 	y := make([]float32, len(x))
 	for b.Loop() {
 		copy(y, x)
-		Softmax(y, cols)
+		softmaxRows(y, cols)
 	}
 	reportElems(b, len(x))
 }
@@ -59,7 +59,7 @@ func BenchmarkErf(b *testing.B) {
 		var s float32
 		for b.Loop() {
 			for _, x := range xs {
-				s += Erf32(x)
+				s += erf32(x)
 			}
 		}
 		sink32 = s

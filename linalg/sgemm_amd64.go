@@ -8,9 +8,9 @@ import "golang.org/x/sys/cpu"
 // AVX-512F and the OS saves the zmm registers; x/sys/cpu checks both).
 var hasAVX512 = cpu.X86.HasAVX512F
 
-// sgemm14x32 computes a 14x32 tile of C (row stride ldc floats): it starts
-// from C (load) or zeros, adds bias[0:32] to every row when bias is not nil,
-// then adds Σ_k a[k*14+r]·b[k*32+j] for k < kc.
+// sgemm14x32 computes a 14x32 tile of C (row stride ldc floats): the sum
+// bias[j] + Σ_k a[k*14+r]·b[k*32+j] for k < kc (without the bias term when
+// bias is nil), accumulated from zero, then added to C (load) or stored.
 //
 //go:noescape
 func sgemm14x32(a, b, c, bias *float32, kc, ldc int, load bool)

@@ -7,8 +7,11 @@
 // vectors (Z28, Z29) and A one broadcast element per row (Z30/Z31 in turn).
 // Per k: 2 loads, 14 broadcasts, 28 FMAs: the FMA ports set the pace.
 
-// LOADROW/STOREROW move row r of the tile between C (at SI) and registers.
-#define LOADROW(z0, z1) VMOVUPS (SI), z0; VMOVUPS 64(SI), z1; ADDQ R8, SI
+// The tile's sum over k starts from zero (plus the bias), and C's old
+// values (load) are added once at the end: a long sum rounds at the scale of
+// the product, not at that of C (a residual stream that may be much larger).
+// ADDROW adds row r of C (at SI) to its registers; STOREROW writes it back.
+#define ADDROW(z0, z1) VADDPS (SI), z0, z0; VADDPS 64(SI), z1, z1; ADDQ R8, SI
 #define STOREROW(z0, z1) VMOVUPS z0, (SI); VMOVUPS z1, 64(SI); ADDQ R8, SI
 #define ZEROROW(z0, z1) VXORPS z0, z0, z0; VXORPS z1, z1, z1
 #define BIASROW(z0, z1) VADDPS Z28, z0, z0; VADDPS Z29, z1, z1
@@ -25,26 +28,6 @@ TEXT ·sgemm14x32(SB), NOSPLIT, $0-49
 	MOVQ    ldc+40(FP), R8
 	SHLQ    $2, R8             // row stride in bytes
 	MOVBQZX load+48(FP), R9
-	TESTQ   R9, R9
-	JZ      zero
-	MOVQ    DI, SI
-	LOADROW(Z0, Z1)
-	LOADROW(Z2, Z3)
-	LOADROW(Z4, Z5)
-	LOADROW(Z6, Z7)
-	LOADROW(Z8, Z9)
-	LOADROW(Z10, Z11)
-	LOADROW(Z12, Z13)
-	LOADROW(Z14, Z15)
-	LOADROW(Z16, Z17)
-	LOADROW(Z18, Z19)
-	LOADROW(Z20, Z21)
-	LOADROW(Z22, Z23)
-	LOADROW(Z24, Z25)
-	LOADROW(Z26, Z27)
-	JMP     addbias
-
-zero:
 	ZEROROW(Z0, Z1)
 	ZEROROW(Z2, Z3)
 	ZEROROW(Z4, Z5)
@@ -107,6 +90,25 @@ loop:
 	JNZ     loop
 
 store:
+	TESTQ R9, R9
+	JZ    write
+	MOVQ  DI, SI
+	ADDROW(Z0, Z1)
+	ADDROW(Z2, Z3)
+	ADDROW(Z4, Z5)
+	ADDROW(Z6, Z7)
+	ADDROW(Z8, Z9)
+	ADDROW(Z10, Z11)
+	ADDROW(Z12, Z13)
+	ADDROW(Z14, Z15)
+	ADDROW(Z16, Z17)
+	ADDROW(Z18, Z19)
+	ADDROW(Z20, Z21)
+	ADDROW(Z22, Z23)
+	ADDROW(Z24, Z25)
+	ADDROW(Z26, Z27)
+
+write:
 	MOVQ DI, SI
 	STOREROW(Z0, Z1)
 	STOREROW(Z2, Z3)

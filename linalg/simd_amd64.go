@@ -26,12 +26,6 @@ func geluAVX2(x []float32, c *[4]float64)
 //go:noescape
 func expShiftSumAVX2(x []float32, m float32, c *[8]float32) float32
 
-// maxAVX2 stores the lane-wise maximum of the first len(x)/8*8 elements of x
-// (at least 8) in out. A NaN may be dropped.
-//
-//go:noescape
-func maxAVX2(x []float32, out *[8]float32)
-
 // f16ToF32F16C converts the first len(src)/8*8 halves of src into dst with
 // the F16C instruction set. len(dst) must be at least len(src).
 //

@@ -99,29 +99,6 @@ exp_done:
 	MOVSS        X7, ret+40(FP)
 	RET
 
-// func maxAVX2(x []float32, out *[8]float32)
-// Lane-wise maximum of len(x)/8*8 >= 8 elements; NaN may be dropped.
-TEXT ·maxAVX2(SB), NOSPLIT, $0-32
-	MOVQ    x_base+0(FP), DI
-	MOVQ    x_len+8(FP), CX
-	MOVQ    out+24(FP), SI
-	SHRQ    $3, CX
-	VMOVUPS (DI), Y0
-	ADDQ    $32, DI
-	DECQ    CX
-	JZ      max_done
-
-max_loop:
-	VMAXPS (DI), Y0, Y0
-	ADDQ   $32, DI
-	DECQ   CX
-	JNZ    max_loop
-
-max_done:
-	VMOVUPS Y0, (SI)
-	VZEROUPPER
-	RET
-
 // func f16ToF32F16C(dst []float32, src []uint16)
 // Converts len(src)/8*8 halves with F16C; len(dst) >= len(src).
 TEXT ·f16ToF32F16C(SB), NOSPLIT, $0-48

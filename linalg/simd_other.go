@@ -14,8 +14,6 @@ func expShiftSumAVX2(x []float32, m float32, c *[8]float32) float32 {
 	panic("linalg: no AVX2 kernels")
 }
 
-func maxAVX2(x []float32, out *[8]float32) { panic("linalg: no AVX2 kernels") }
-
 func f16ToF32F16C(dst []float32, src []uint16) { panic("linalg: no F16C kernels") }
 
 func bf16ToF32AVX2(dst []float32, src []uint16) { panic("linalg: no AVX2 kernels") }

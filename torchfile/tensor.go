@@ -184,17 +184,11 @@ func DecodeFloat32(dst []float32, src []byte, dtype DType) error {
 	}
 	switch dtype {
 	case Float32:
-		for i := range dst {
-			dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(src[4*i:]))
-		}
+		linalg.DecodeF32(dst, src)
 	case Float16:
-		for i := range dst {
-			dst[i] = linalg.Float16To32(binary.LittleEndian.Uint16(src[2*i:]))
-		}
+		linalg.DecodeF16(dst, src)
 	case BFloat16:
-		for i := range dst {
-			dst[i] = math.Float32frombits(uint32(binary.LittleEndian.Uint16(src[2*i:])) << 16)
-		}
+		linalg.DecodeBF16(dst, src)
 	case Float64:
 		for i := range dst {
 			dst[i] = float32(math.Float64frombits(binary.LittleEndian.Uint64(src[8*i:])))

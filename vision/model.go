@@ -9,10 +9,8 @@ import (
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
 
-	"github.com/xraygpt-go/xraygpt/linalg"
-
 	"github.com/xraygpt-go/xraygpt/gguf"
-	"github.com/xraygpt-go/xraygpt/projector"
+	"github.com/xraygpt-go/xraygpt/linalg"
 )
 
 // ErrInput means the pixel tensor does not have the size the model expects.
@@ -20,8 +18,8 @@ var ErrInput = errors.New("vision: wrong input size")
 
 // Options tune how a model runs. The zero value is a good default.
 type Options struct {
-	// BLAS runs every matrix product; nil means linalg.Default() (native
-	// BLAS when it loads, else pure-Go gonum).
+	// BLAS runs the matrix products that are not packed; nil means
+	// linalg.Default() (native BLAS when it loads, else pure-Go gonum).
 	BLAS blas.Float32
 	// Threads is the number of goroutines for matrix products (split by
 	// rows or columns, one BLAS call each), attention heads and element-wise
@@ -66,26 +64,26 @@ const (
 // called from several goroutines; calls run one at a time because the
 // activation buffers are allocated once and reused.
 type Model struct {
-	Config    Config
-	EVA       *EVA              // KindEVAQFormer
-	QFormer   *QFormer          // KindEVAQFormer
-	Swin      *Swin             // KindMedCLIPSwin
-	Projector *projector.Linear // nil without a projector
+	Config Config
 
-	bl      blas.Float32
-	threads int
-	file    *gguf.File
+	eva       *eva         // KindEVAQFormer
+	qformer   *qformer     // KindEVAQFormer
+	swin      *swin        // KindMedCLIPSwin
+	projector linalg.Dense // llama_proj or the MedCLIP projector; Out 0 without one
+
+	ex   linalg.Exec
+	file *gguf.File
 	// WidenedBytes is how many bytes of weights were copied to the heap:
 	// f16/bf16 tensors widened to float32, and in such files the f32 ones
 	// too, after which the mapping is released. In an all-f32 file every
 	// tensor is used in place from the mapping and this is 0.
 	WidenedBytes int64
 
-	mu   sync.Mutex
-	eva  *evaState
-	qf   *qformerState
-	sw   *swinState
-	proj []float32
+	mu     sync.Mutex
+	evaS   *evaState
+	qfS    *qformerState
+	swS    *swinState
+	projed []float32
 }
 
 // Open memory-maps a vision GGUF file and loads the model it describes.
@@ -118,28 +116,6 @@ func FromGGUF(f *gguf.File, opt Options) (*Model, error) {
 		}
 	}
 	pack := usePacked(opt)
-	if src.copyAll || pack {
-		// One arena for every copy: widened tensors and packed matrices.
-		specs, err := Tensors(cfg)
-		if err != nil {
-			return nil, err
-		}
-		n := 0
-		for _, s := range specs {
-			switch {
-			case s.packed && pack:
-				n += linalg.PackedLen(s.Shape[0], s.Shape[1])
-			case src.copyAll:
-				e := 1
-				for _, d := range s.Shape {
-					e *= d
-				}
-				n += e
-			}
-		}
-		src.arena = make([]float32, n)
-		adviseHugePages(src.arena)
-	}
 	m, err := build(cfg, src, opt, pack)
 	if err != nil {
 		return nil, err
@@ -167,17 +143,17 @@ func Random(cfg Config, seed uint64, opt Options) (*Model, error) {
 // build loads the model from src; pack says to repack EVA's large matrices
 // for linalg's packed product.
 func build(cfg Config, src tensorSource, opt Options, pack bool) (*Model, error) {
-	m := &Model{Config: cfg, bl: opt.BLAS, threads: opt.Threads}
-	if m.bl == nil {
-		m.bl = linalg.Default()
+	m := &Model{Config: cfg, ex: linalg.Exec{BLAS: opt.BLAS, Threads: opt.Threads}}
+	if m.ex.BLAS == nil {
+		m.ex.BLAS = linalg.Default()
 	}
 	l := &loader{src: src, pack: pack}
 	switch cfg.Kind {
 	case KindEVAQFormer:
-		m.EVA = loadEVA(l, "visual_encoder.", cfg.EVA)
-		m.QFormer = loadQFormer(l, cfg.QFormer)
+		m.eva = loadEVA(l, "visual_encoder.", cfg.EVA)
+		m.qformer = loadQFormer(l, cfg.QFormer)
 	case KindMedCLIPSwin:
-		m.Swin = loadSwin(l, cfg.Swin)
+		m.swin = loadSwin(l, cfg.Swin)
 	default:
 		return nil, fmt.Errorf("%w: kind %q", ErrUnsupported, cfg.Kind)
 	}
@@ -187,13 +163,7 @@ func build(cfg Config, src tensorSource, opt Options, pack bool) (*Model, error)
 		if p.Bias {
 			b = l.get(ProjectorBias, p.Out)
 		}
-		if l.err == nil && w != nil {
-			lin, err := projector.New(p.In, p.Out, w, b, m.bl)
-			if err != nil {
-				return nil, err
-			}
-			m.Projector = lin
-		}
+		m.projector = linalg.Dense{In: p.In, Out: p.Out, W: w, B: b}
 	}
 	if l.err != nil {
 		return nil, l.err
@@ -227,7 +197,7 @@ func (m *Model) Encode(ctx context.Context, pixels []float32) (Tensor, error) {
 	err := m.forward(ctx, pixels, func(name string, t Tensor) {
 		switch {
 		case name == StageSoftTokens,
-			m.Projector == nil && (name == StageQFormer || name == StageLastHidden):
+			m.projector.Out == 0 && (name == StageQFormer || name == StageLastHidden):
 			out = Tensor{Rows: t.Rows, Cols: t.Cols, Data: append([]float32(nil), t.Data...)}
 		}
 	})
@@ -261,96 +231,106 @@ func (m *Model) forward(ctx context.Context, pixels []float32, hook func(string,
 	case KindMedCLIPSwin:
 		tokens, err = m.forwardSwin(ctx, pixels, hook)
 	}
-	if err != nil || m.Projector == nil {
+	if err != nil || m.projector.Out == 0 {
 		return err
 	}
-	rows := tokens.Rows
-	if cap(m.proj) < rows*m.Projector.Out {
-		m.proj = make([]float32, rows*m.Projector.Out)
+	rows, out := tokens.Rows, m.projector.Out
+	if cap(m.projed) < rows*out {
+		m.projed = make([]float32, rows*out)
 	}
-	dst := m.proj[:rows*m.Projector.Out]
-	if err := m.Projector.Forward(dst, tokens.Data, rows); err != nil {
-		return err
-	}
-	hook(StageSoftTokens, Tensor{Rows: rows, Cols: m.Projector.Out, Data: dst})
+	dst := m.projed[:rows*out]
+	m.projector.Apply(m.ex, dst, tokens.Data, rows)
+	hook(StageSoftTokens, Tensor{Rows: rows, Cols: out, Data: dst})
 	return nil
 }
 
 // forwardEVAQFormer is XrayGPT's encode_img without llama_proj:
 // Q-Former(queries, ln_vision(EVA(image))). It returns the projector input.
 func (m *Model) forwardEVAQFormer(ctx context.Context, img []float32, hook func(string, Tensor)) (Tensor, error) {
-	e, qf, bl, th := m.EVA, m.QFormer, m.bl, m.threads
-	if m.eva == nil {
-		m.eva = newEVAState(e.Config)
-		m.qf = newQFormerState(qf.Config, e.Config.Tokens())
-	}
-	s, q := m.eva, m.qf
-	N, D := e.Config.Tokens(), e.Config.Width
+	e, qf, ex := m.eva, m.qformer, m.ex
+	s, q := m.states()
+	N, D := e.config.Tokens(), e.config.Width
 	tok := func(x []float32, rows, cols int) Tensor { return Tensor{Rows: rows, Cols: cols, Data: x[:rows*cols]} }
 
-	e.patchEmbed(bl, s, img, th)
+	e.embed(ex, s, img)
 	hook(StagePatchEmbed, tok(s.x, N, D))
-	for i := range e.Blocks {
+	for i := range e.blocks {
 		if err := ctx.Err(); err != nil {
 			return Tensor{}, err
 		}
-		e.block(bl, s, &e.Blocks[i], th)
+		e.block(ex, s, &e.blocks[i])
 		if i == 0 {
 			hook(StageBlock0, tok(s.x, N, D))
 		}
 	}
 	hook(StageEncoder, tok(s.x, N, D))
 
-	c := qf.Config
-	layerNorm(q.img, s.x, N, D, qf.LNVisionWeight, qf.LNVisionBias, c.LNVisionEps, th)
+	c := qf.config
+	qf.lnVision.apply(ex, q.img, s.x, N)
 	hook(StageLNVision, tok(q.img, N, D))
-	layerNorm(q.x, qf.QueryTokens, c.Queries, c.Width, qf.EmbeddingsLayerNormWeight, qf.EmbeddingsLayerNormBias, c.Eps, th)
-	for i := range qf.Layers {
+	qf.embedNorm.apply(ex, q.x, qf.queryTokens, c.Queries)
+	for i := range qf.layers {
 		if err := ctx.Err(); err != nil {
 			return Tensor{}, err
 		}
-		qf.layer(bl, q, &qf.Layers[i], N, th)
+		qf.layer(ex, q, &qf.layers[i], N)
 	}
 	out := tok(q.x, c.Queries, c.Width)
 	hook(StageQFormer, out)
 	return out, nil
 }
 
+// states returns the activation buffers of an EVA + Q-Former model,
+// allocated on first use.
+func (m *Model) states() (*evaState, *qformerState) {
+	if m.evaS == nil {
+		m.evaS = newEVAState(m.eva.config)
+		m.qfS = newQFormerState(m.qformer.config, m.eva.config.Tokens())
+	}
+	return m.evaS, m.qfS
+}
+
+// swinStates returns the activation buffers of a Swin model, allocated on
+// first use.
+func (m *Model) swinStates() *swinState {
+	if m.swS == nil {
+		m.swS = newSwinState(m.swin.config)
+	}
+	return m.swS
+}
+
 // forwardSwin is MedCLIP's vision model: Swin stages, final LayerNorm, mean
 // pooling and the projection head. It returns the projector input.
 func (m *Model) forwardSwin(ctx context.Context, img []float32, hook func(string, Tensor)) (Tensor, error) {
-	sw, bl, th := m.Swin, m.bl, m.threads
-	c := sw.Config
-	if m.sw == nil {
-		m.sw = newSwinState(c)
-	}
-	s := m.sw
+	sw, ex := m.swin, m.ex
+	c := sw.config
+	s := m.swinStates()
 	tok := func(x []float32, rows, cols int) Tensor { return Tensor{Rows: rows, Cols: cols, Data: x[:rows*cols]} }
 
-	sw.embed(bl, s, img, th)
+	sw.embed(ex, s, img)
 	res := c.ImageSize / c.PatchSize
 	hook(StagePatchEmbed, tok(s.x, res*res, c.EmbedDim))
-	for si := range sw.Stages {
-		st := &sw.Stages[si]
+	for si := range sw.stages {
+		st := &sw.stages[si]
 		L := st.res * st.res
-		for bi := range st.Blocks {
+		for bi := range st.blocks {
 			if err := ctx.Err(); err != nil {
 				return Tensor{}, err
 			}
-			sw.block(bl, s, st, &st.Blocks[bi], th)
+			sw.block(ex, s, st, &st.blocks[bi])
 			if si == 0 && bi <= 1 {
 				hook([]string{StageBlock0, StageBlock1}[bi], tok(s.x, L, st.dim))
 			}
 		}
-		if st.DownsampleReductionWeight != nil {
-			sw.downsample(bl, s, st, th)
+		if st.reduction.W != nil {
+			sw.downsample(ex, s, st)
 			hook(fmt.Sprintf("%s%d", StageSwinStage, si), tok(s.x, L/4, 2*st.dim))
 		} else {
 			hook(fmt.Sprintf("%s%d", StageSwinStage, si), tok(s.x, L, st.dim))
 		}
 	}
 	W, T := c.Width(), c.Tokens()
-	layerNorm(s.h, s.x, T, W, sw.LayernormWeight, sw.LayernormBias, c.Eps, th)
+	sw.layernorm.apply(ex, s.h, s.x, T)
 	last := tok(s.h, T, W)
 	hook(StageLastHidden, last)
 	pooled := s.win[:W]
@@ -364,7 +344,7 @@ func (m *Model) forwardSwin(ctx context.Context, img []float32, hook func(string
 	hook(StagePooled, tok(pooled, 1, W))
 	var emb Tensor
 	if c.ProjDim > 0 {
-		linear(bl, s.q[:c.ProjDim], pooled, 1, W, c.ProjDim, sw.ProjectionHeadWeight, nil, false, th)
+		sw.projectionHead.Apply(ex, s.q[:c.ProjDim], pooled, 1)
 		emb = tok(s.q, 1, c.ProjDim)
 		hook(StageEmbedding, emb)
 	}
@@ -381,7 +361,7 @@ func usePacked(opt Options) bool { return !opt.NoPacked && linalg.FastLinear() }
 // Packed reports whether the model multiplies its large matrices with
 // linalg's packed AVX-512 product rather than BLAS.
 func (m *Model) Packed() bool {
-	return m.EVA != nil && len(m.EVA.Blocks) > 0 && m.EVA.Blocks[0].qkv != nil
+	return m.eva != nil && len(m.eva.blocks) > 0 && m.eva.blocks[0].qkv.P != nil
 }
 
 // TensorSpec names a tensor of a vision file and its PyTorch shape

@@ -4,7 +4,7 @@ import (
 	"math"
 	"testing"
 
-	"gonum.org/v1/gonum/blas/gonum"
+	"github.com/xraygpt-go/xraygpt/linalg"
 )
 
 func TestSoftmaxWideRange(t *testing.T) {
@@ -33,56 +33,8 @@ func TestSoftmaxWideRange(t *testing.T) {
 	}
 }
 
-func TestParallelForCoversRange(t *testing.T) {
-	for _, n := range []int{0, 1, 5, 17} {
-		for _, th := range []int{0, 1, 2, 8} {
-			seen := make([]int32, n)
-			parallelFor(n, th, func(lo, hi int) {
-				for i := lo; i < hi; i++ {
-					seen[i]++
-				}
-			})
-			for i, s := range seen {
-				if s != 1 {
-					t.Fatalf("n=%d threads=%d: index %d seen %d times", n, th, i, s)
-				}
-			}
-		}
-	}
-}
-
-// TestLinearSplitsMatch checks the column- and row-split products (used
-// only above minSplitWork, so not by the tiny goldens) against one call.
-func TestLinearSplitsMatch(t *testing.T) {
-	bl := gonum.Implementation{}
-	rs := &randSource{state: 3}
-	for _, sz := range [][3]int{{40, 300, 200}, {3000, 96, 96}, {257, 70, 130}, {500, 40, 400}} {
-		rows, in, out := sz[0], sz[1], sz[2]
-		if rows*in*out < minSplitWork {
-			t.Fatalf("%v below the split threshold", sz)
-		}
-		x, _ := rs.tensor("x", []int{rows, in})
-		w, _ := rs.tensor("w", []int{out, in})
-		b, _ := rs.tensor("b", []int{out})
-		for _, acc := range []bool{false, true} {
-			want := make([]float32, rows*out)
-			got := make([]float32, rows*out)
-			for i := range want {
-				want[i] = float32(i % 7)
-				got[i] = want[i]
-			}
-			linear(bl, want, x, rows, in, out, w, b, acc, 1)
-			linear(bl, got, x, rows, in, out, w, b, acc, 3)
-			for i := range want {
-				if math.Abs(float64(got[i]-want[i])) > 1e-5 {
-					t.Fatalf("%v accumulate=%v: element %d: %v, want %v", sz, acc, i, got[i], want[i])
-				}
-			}
-		}
-	}
-}
-
-// TestGeluSoftmaxMatchFloat64 checks the written-out loops against float64.
+// TestGeluSoftmaxMatchFloat64 checks gelu (linalg.GELU over blocks) and
+// expRows against float64.
 func TestGeluSoftmaxMatchFloat64(t *testing.T) {
 	x := make([]float32, 100003)
 	for i := range x {
@@ -90,7 +42,7 @@ func TestGeluSoftmaxMatchFloat64(t *testing.T) {
 	}
 	x = append(x, 8, -8, 7.9999995, -7.9999995, 1e30, -1e30, 0)
 	y := append([]float32(nil), x...)
-	gelu(y, 3)
+	gelu(linalg.Exec{Threads: 3}, y)
 	for i, v := range x {
 		want := 0.5 * float64(v) * (1 + math.Erf(float64(v)/math.Sqrt2))
 		if d := math.Abs(float64(y[i]) - want); d > 5e-7+2e-7*math.Abs(want) {
@@ -98,9 +50,9 @@ func TestGeluSoftmaxMatchFloat64(t *testing.T) {
 		}
 	}
 	nan := []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))}
-	gelu(nan, 1)
-	if !math.IsNaN(float64(nan[0])) || !math.IsInf(float64(nan[1]), 1) || nan[2] != 0 {
-		t.Errorf("gelu(NaN, +Inf, -Inf) = %v", nan)
+	gelu(linalg.Exec{Threads: 1}, nan)
+	if !math.IsNaN(float64(nan[0])) || !math.IsInf(float64(nan[1]), 1) || !math.IsNaN(float64(nan[2])) {
+		t.Errorf("gelu(NaN, +Inf, -Inf) = %v, want NaN, +Inf, NaN as PyTorch", nan)
 	}
 	s := []float32{1, 2, 3, -100, 0.25, 0.25, 0.5, 0.5}
 	bias := []float32{0, 0, 0, 0, 0.25, 0.25, 0, 0}

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"math"
 
-	"gonum.org/v1/gonum/blas"
+	"github.com/xraygpt-go/xraygpt/linalg"
 )
 
 // QFormerConfig holds the hyperparameters of BLIP-2's Q-Former as XrayGPT
@@ -26,86 +26,65 @@ type QFormerConfig struct {
 // HasCross says whether layer i has cross-attention to the image.
 func (c QFormerConfig) HasCross(i int) bool { return c.CrossFreq > 0 && i%c.CrossFreq == 0 }
 
-// QFormer is ln_vision + the BLIP-2 Q-Former's query path
+// qformer is ln_vision + the BLIP-2 Q-Former's query path
 // (salesforce/LAVIS lavis/models/blip2_models/Qformer.py; XrayGPT's
 // encode_img feeds only the query tokens, so the text-side FFN is unused).
-// Names mirror the checkpoint keys.
-type QFormer struct {
-	Config QFormerConfig
+// Comments name the checkpoint keys.
+type qformer struct {
+	config QFormerConfig
 
-	LNVisionWeight, LNVisionBias []float32 // ln_vision [E]
-	QueryTokens                  []float32 // query_tokens [1,Q,W]
-	EmbeddingsLayerNormWeight    []float32 // Qformer.bert.embeddings.LayerNorm.weight [W]
-	EmbeddingsLayerNormBias      []float32 // Qformer.bert.embeddings.LayerNorm.bias [W]
-	Layers                       []QFormerLayer
+	lnVision    norm      // ln_vision [E]
+	queryTokens []float32 // query_tokens [1,Q,W]
+	embedNorm   norm      // Qformer.bert.embeddings.LayerNorm [W]
+	layers      []qformerLayer
 }
 
-// BertAttention is a BERT attention sub-layer: self (query, key, value) and
+// bertAttention is a BERT attention sub-layer: self (query, key, value) and
 // output (dense, LayerNorm), post-LN with a residual.
-type BertAttention struct {
-	SelfQueryWeight, SelfQueryBias []float32 // self.query [W,W]
-	SelfKeyWeight, SelfKeyBias     []float32 // self.key [W,KV]
-	SelfValueWeight, SelfValueBias []float32 // self.value [W,KV]
-	OutputDenseWeight              []float32 // output.dense.weight [W,W]
-	OutputDenseBias                []float32 // output.dense.bias [W]
-	OutputLayerNormWeight          []float32 // output.LayerNorm.weight [W]
-	OutputLayerNormBias            []float32 // output.LayerNorm.bias [W]
-	kvWidth                        int
+type bertAttention struct {
+	query, key, value linalg.Dense // self.query [W,W], self.key, self.value [W,KV]
+	dense             linalg.Dense // output.dense [W,W]
+	norm              norm         // output.LayerNorm [W]
 }
 
-// QFormerLayer is "Qformer.bert.encoder.layer.N.".
-type QFormerLayer struct {
-	Attention      BertAttention  // attention.*
-	CrossAttention *BertAttention // crossattention.*, nil in layers without it
-
-	IntermediateQueryDenseWeight []float32 // intermediate_query.dense.weight [FF,W]
-	IntermediateQueryDenseBias   []float32 // intermediate_query.dense.bias [FF]
-	OutputQueryDenseWeight       []float32 // output_query.dense.weight [W,FF]
-	OutputQueryDenseBias         []float32 // output_query.dense.bias [W]
-	OutputQueryLayerNormWeight   []float32 // output_query.LayerNorm.weight [W]
-	OutputQueryLayerNormBias     []float32 // output_query.LayerNorm.bias [W]
+// qformerLayer is "Qformer.bert.encoder.layer.N.".
+type qformerLayer struct {
+	attention    bertAttention  // attention.*
+	cross        *bertAttention // crossattention.*, nil in layers without it
+	intermediate linalg.Dense   // intermediate_query.dense [FF,W]
+	output       linalg.Dense   // output_query.dense [W,FF]
+	outputNorm   norm           // output_query.LayerNorm [W]
 }
 
-func loadBertAttention(l *loader, p string, W, kv int) BertAttention {
-	return BertAttention{
-		SelfQueryWeight:       l.get(p+"self.query.weight", W, W),
-		SelfQueryBias:         l.get(p+"self.query.bias", W),
-		SelfKeyWeight:         l.get(p+"self.key.weight", W, kv),
-		SelfKeyBias:           l.get(p+"self.key.bias", W),
-		SelfValueWeight:       l.get(p+"self.value.weight", W, kv),
-		SelfValueBias:         l.get(p+"self.value.bias", W),
-		OutputDenseWeight:     l.get(p+"output.dense.weight", W, W),
-		OutputDenseBias:       l.get(p+"output.dense.bias", W),
-		OutputLayerNormWeight: l.get(p+"output.LayerNorm.weight", W),
-		OutputLayerNormBias:   l.get(p+"output.LayerNorm.bias", W),
-		kvWidth:               kv,
+func loadBertAttention(l *loader, p string, W, kv int, eps float32) bertAttention {
+	return bertAttention{
+		query: l.dense(p+"self.query.", W, W, true, false),
+		key:   l.dense(p+"self.key.", W, kv, true, false),
+		value: l.dense(p+"self.value.", W, kv, true, false),
+		dense: l.dense(p+"output.dense.", W, W, true, false),
+		norm:  l.norm(p+"output.LayerNorm.", W, eps),
 	}
 }
 
-func loadQFormer(l *loader, c QFormerConfig) *QFormer {
+func loadQFormer(l *loader, c QFormerConfig) *qformer {
 	W, E := c.Width, c.EncoderWidth
-	q := &QFormer{Config: c}
-	q.LNVisionWeight = l.get("ln_vision.weight", E)
-	q.LNVisionBias = l.get("ln_vision.bias", E)
-	q.QueryTokens = l.get("query_tokens", 1, c.Queries, W)
-	q.EmbeddingsLayerNormWeight = l.get("Qformer.bert.embeddings.LayerNorm.weight", W)
-	q.EmbeddingsLayerNormBias = l.get("Qformer.bert.embeddings.LayerNorm.bias", W)
+	q := &qformer{config: c}
+	q.lnVision = l.norm("ln_vision.", E, c.LNVisionEps)
+	q.queryTokens = l.get("query_tokens", 1, c.Queries, W)
+	q.embedNorm = l.norm("Qformer.bert.embeddings.LayerNorm.", W, c.Eps)
 	for i := 0; i < c.Layers; i++ {
 		p := fmt.Sprintf("Qformer.bert.encoder.layer.%d.", i)
-		ly := QFormerLayer{
-			Attention:                    loadBertAttention(l, p+"attention.", W, W),
-			IntermediateQueryDenseWeight: l.get(p+"intermediate_query.dense.weight", c.FF, W),
-			IntermediateQueryDenseBias:   l.get(p+"intermediate_query.dense.bias", c.FF),
-			OutputQueryDenseWeight:       l.get(p+"output_query.dense.weight", W, c.FF),
-			OutputQueryDenseBias:         l.get(p+"output_query.dense.bias", W),
-			OutputQueryLayerNormWeight:   l.get(p+"output_query.LayerNorm.weight", W),
-			OutputQueryLayerNormBias:     l.get(p+"output_query.LayerNorm.bias", W),
+		ly := qformerLayer{
+			attention:    loadBertAttention(l, p+"attention.", W, W, c.Eps),
+			intermediate: l.dense(p+"intermediate_query.dense.", c.FF, W, true, false),
+			output:       l.dense(p+"output_query.dense.", W, c.FF, true, false),
+			outputNorm:   l.norm(p+"output_query.LayerNorm.", W, c.Eps),
 		}
 		if c.HasCross(i) {
-			ca := loadBertAttention(l, p+"crossattention.", W, E)
-			ly.CrossAttention = &ca
+			ca := loadBertAttention(l, p+"crossattention.", W, E, c.Eps)
+			ly.cross = &ca
 		}
-		q.Layers = append(q.Layers, ly)
+		q.layers = append(q.layers, ly)
 	}
 	return q
 }
@@ -135,37 +114,37 @@ func newQFormerState(c QFormerConfig, M int) *qformerState {
 }
 
 // attend runs a BERT attention sub-layer for the Q query rows x (ldx = W)
-// attending to kv [n, a.kvWidth] rows, and writes
-// out = LayerNorm(dense(attn) + x). out may alias x.
-func (qf *QFormer) attend(bl blas.Float32, s *qformerState, a *BertAttention, out, x, kv []float32, n, threads int) {
-	c := qf.Config
+// attending to kv [n, KV] rows, and writes out = LayerNorm(dense(attn) + x).
+// out may alias x.
+func (qf *qformer) attend(ex linalg.Exec, s *qformerState, a *bertAttention, out, x, kv []float32, n int) {
+	c := qf.config
 	Q, W := c.Queries, c.Width
 	hd := W / c.Heads
-	linear(bl, s.q, x, Q, W, W, a.SelfQueryWeight, a.SelfQueryBias, false, threads)
-	linear(bl, s.k, kv, n, a.kvWidth, W, a.SelfKeyWeight, a.SelfKeyBias, false, threads)
-	linear(bl, s.v, kv, n, a.kvWidth, W, a.SelfValueWeight, a.SelfValueBias, false, threads)
-	attention(bl, attnArgs{
+	a.query.Apply(ex, s.q, x, Q)
+	a.key.Apply(ex, s.k, kv, n)
+	a.value.Apply(ex, s.v, kv, n)
+	attention(ex, attnArgs{
 		q: s.q, k: s.k, v: s.v, o: s.ctx, ldq: W, ldk: W, ldv: W, ldo: W,
 		nq: Q, nk: n, heads: c.Heads, hd: hd,
 		scale: float32(1 / math.Sqrt(float64(hd))),
-	}, s.scores, threads)
+	}, s.scores)
 	// residual into the dense output, then post-LN
-	linear(bl, s.h, s.ctx, Q, W, W, a.OutputDenseWeight, a.OutputDenseBias, false, threads)
+	a.dense.Apply(ex, s.h, s.ctx, Q)
 	addRows(s.h[:Q*W], x[:Q*W])
-	layerNorm(out, s.h, Q, W, a.OutputLayerNormWeight, a.OutputLayerNormBias, c.Eps, threads)
+	a.norm.apply(ex, out, s.h, Q)
 }
 
 // layer runs one Q-Former layer on the queries s.x in place.
-func (qf *QFormer) layer(bl blas.Float32, s *qformerState, ly *QFormerLayer, M, threads int) {
-	c := qf.Config
+func (qf *qformer) layer(ex linalg.Exec, s *qformerState, ly *qformerLayer, M int) {
+	c := qf.config
 	Q, W := c.Queries, c.Width
-	qf.attend(bl, s, &ly.Attention, s.x, s.x, s.x, Q, threads)
-	if ly.CrossAttention != nil {
-		qf.attend(bl, s, ly.CrossAttention, s.x, s.x, s.img, M, threads)
+	qf.attend(ex, s, &ly.attention, s.x, s.x, s.x, Q)
+	if ly.cross != nil {
+		qf.attend(ex, s, ly.cross, s.x, s.x, s.img, M)
 	}
-	linear(bl, s.ff, s.x, Q, W, c.FF, ly.IntermediateQueryDenseWeight, ly.IntermediateQueryDenseBias, false, threads)
-	gelu(s.ff, threads)
-	linear(bl, s.h, s.ff, Q, c.FF, W, ly.OutputQueryDenseWeight, ly.OutputQueryDenseBias, false, threads)
+	ly.intermediate.Apply(ex, s.ff, s.x, Q)
+	gelu(ex, s.ff)
+	ly.output.Apply(ex, s.h, s.ff, Q)
 	addRows(s.h[:Q*W], s.x)
-	layerNorm(s.x, s.h, Q, W, ly.OutputQueryLayerNormWeight, ly.OutputQueryLayerNormBias, c.Eps, threads)
+	ly.outputNorm.apply(ex, s.x, s.h, Q)
 }

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"math"
 
-	"gonum.org/v1/gonum/blas"
+	"github.com/xraygpt-go/xraygpt/linalg"
 )
 
 // SwinConfig holds the hyperparameters of a Swin Transformer as Hugging Face
@@ -33,48 +33,38 @@ func (c SwinConfig) Tokens() int {
 	return r * r
 }
 
-// Swin is Hugging Face's SwinModel plus MedCLIP's projection head.
-// Field names mirror the keys under "vision_model.model." and
+// swin is Hugging Face's SwinModel plus MedCLIP's projection head.
+// Comments name the keys under "vision_model.model." and
 // "vision_model.projection_head.".
-type Swin struct {
-	Config SwinConfig
+type swin struct {
+	config SwinConfig
 
-	EmbeddingsPatchEmbeddingsProjectionWeight []float32 // [C,3,P,P]
-	EmbeddingsPatchEmbeddingsProjectionBias   []float32 // [C]
-	EmbeddingsNormWeight, EmbeddingsNormBias  []float32 // [C]
-	Stages                                    []SwinStage
-	LayernormWeight, LayernormBias            []float32 // layernorm [8C]
-	ProjectionHeadWeight                      []float32 // projection_head.weight [ProjDim, 8C]
+	patchEmbed     linalg.Dense // embeddings.patch_embeddings.projection [C,3,P,P] + bias
+	embedNorm      norm         // embeddings.norm [C]
+	stages         []swinStage  // encoder.layers.S.
+	layernorm      norm         // layernorm [8C]
+	projectionHead linalg.Dense // projection_head [ProjDim, 8C], no bias (ProjDim > 0)
 }
 
-// SwinStage is "encoder.layers.S.": blocks, then patch merging except in the last.
-type SwinStage struct {
-	Blocks []SwinBlock
+// swinStage is "encoder.layers.S.": blocks, then patch merging except in the last.
+type swinStage struct {
+	blocks []swinBlock
 
-	DownsampleReductionWeight []float32 // downsample.reduction.weight [2C,4C] (no bias)
-	DownsampleNormWeight      []float32 // downsample.norm.weight [4C]
-	DownsampleNormBias        []float32 // downsample.norm.bias [4C]
+	reduction linalg.Dense // downsample.reduction [2C,4C] (no bias); W nil in the last stage
+	mergeNorm norm         // downsample.norm [4C]
 
 	res, dim, heads int // input resolution (res x res tokens), width, heads
 }
 
-// SwinBlock is "encoder.layers.S.blocks.B.".
-type SwinBlock struct {
-	LayernormBeforeWeight, LayernormBeforeBias []float32 // [C]
-	AttentionSelfRelativePositionBiasTable     []float32 // [(2w-1)^2, heads]
-	AttentionSelfQueryWeight                   []float32 // [C,C]
-	AttentionSelfQueryBias                     []float32 // [C]
-	AttentionSelfKeyWeight                     []float32
-	AttentionSelfKeyBias                       []float32
-	AttentionSelfValueWeight                   []float32
-	AttentionSelfValueBias                     []float32
-	AttentionOutputDenseWeight                 []float32 // [C,C]
-	AttentionOutputDenseBias                   []float32
-	LayernormAfterWeight, LayernormAfterBias   []float32 // [C]
-	IntermediateDenseWeight                    []float32 // [4C,C]
-	IntermediateDenseBias                      []float32 // [4C]
-	OutputDenseWeight                          []float32 // [C,4C]
-	OutputDenseBias                            []float32 // [C]
+// swinBlock is "encoder.layers.S.blocks.B.".
+type swinBlock struct {
+	normBefore        norm         // layernorm_before [C]
+	biasTable         []float32    // attention.self.relative_position_bias_table [(2w-1)^2, heads]
+	query, key, value linalg.Dense // attention.self.{query,key,value} [C,C]
+	output            linalg.Dense // attention.output.dense [C,C]
+	normAfter         norm         // layernorm_after [C]
+	intermediate      linalg.Dense // intermediate.dense [4C,C]
+	mlpOut            linalg.Dense // output.dense [C,4C]
 
 	window, shift int
 	bias          []float32 // relative position bias [heads, w*w, w*w], from the table
@@ -107,18 +97,18 @@ func (c SwinConfig) validate() error {
 	return nil
 }
 
-func loadSwin(l *loader, c SwinConfig) *Swin {
+func loadSwin(l *loader, c SwinConfig) *swin {
 	const p = "vision_model.model."
 	C, P := c.EmbedDim, c.PatchSize
-	m := &Swin{Config: c}
-	m.EmbeddingsPatchEmbeddingsProjectionWeight = l.get(p+"embeddings.patch_embeddings.projection.weight", C, 3, P, P)
-	m.EmbeddingsPatchEmbeddingsProjectionBias = l.get(p+"embeddings.patch_embeddings.projection.bias", C)
-	m.EmbeddingsNormWeight = l.get(p+"embeddings.norm.weight", C)
-	m.EmbeddingsNormBias = l.get(p+"embeddings.norm.bias", C)
+	m := &swin{config: c}
+	m.patchEmbed = linalg.Dense{In: 3 * P * P, Out: C,
+		W: l.get(p+"embeddings.patch_embeddings.projection.weight", C, 3, P, P),
+		B: l.get(p+"embeddings.patch_embeddings.projection.bias", C)}
+	m.embedNorm = l.norm(p+"embeddings.norm.", C, c.Eps)
 	res := c.ImageSize / P
 	for s, depth := range c.Depths {
 		dim, heads := C<<s, c.Heads[s]
-		st := SwinStage{res: res, dim: dim, heads: heads}
+		st := swinStage{res: res, dim: dim, heads: heads}
 		for b := 0; b < depth; b++ {
 			q := fmt.Sprintf("%sencoder.layers.%d.blocks.%d.", p, s, b)
 			w, shift := c.WindowSize, 0
@@ -129,53 +119,43 @@ func loadSwin(l *loader, c SwinConfig) *Swin {
 				w, shift = res, 0
 			}
 			r := (2*w - 1) * (2*w - 1)
-			blk := SwinBlock{
-				LayernormBeforeWeight:                  l.get(q+"layernorm_before.weight", dim),
-				LayernormBeforeBias:                    l.get(q+"layernorm_before.bias", dim),
-				AttentionSelfRelativePositionBiasTable: l.get(q+"attention.self.relative_position_bias_table", r, heads),
-				AttentionSelfQueryWeight:               l.get(q+"attention.self.query.weight", dim, dim),
-				AttentionSelfQueryBias:                 l.get(q+"attention.self.query.bias", dim),
-				AttentionSelfKeyWeight:                 l.get(q+"attention.self.key.weight", dim, dim),
-				AttentionSelfKeyBias:                   l.get(q+"attention.self.key.bias", dim),
-				AttentionSelfValueWeight:               l.get(q+"attention.self.value.weight", dim, dim),
-				AttentionSelfValueBias:                 l.get(q+"attention.self.value.bias", dim),
-				AttentionOutputDenseWeight:             l.get(q+"attention.output.dense.weight", dim, dim),
-				AttentionOutputDenseBias:               l.get(q+"attention.output.dense.bias", dim),
-				LayernormAfterWeight:                   l.get(q+"layernorm_after.weight", dim),
-				LayernormAfterBias:                     l.get(q+"layernorm_after.bias", dim),
-				IntermediateDenseWeight:                l.get(q+"intermediate.dense.weight", c.MLPRatio*dim, dim),
-				IntermediateDenseBias:                  l.get(q+"intermediate.dense.bias", c.MLPRatio*dim),
-				OutputDenseWeight:                      l.get(q+"output.dense.weight", dim, c.MLPRatio*dim),
-				OutputDenseBias:                        l.get(q+"output.dense.bias", dim),
-				window:                                 w,
-				shift:                                  shift,
+			blk := swinBlock{
+				normBefore:   l.norm(q+"layernorm_before.", dim, c.Eps),
+				biasTable:    l.get(q+"attention.self.relative_position_bias_table", r, heads),
+				query:        l.dense(q+"attention.self.query.", dim, dim, true, false),
+				key:          l.dense(q+"attention.self.key.", dim, dim, true, false),
+				value:        l.dense(q+"attention.self.value.", dim, dim, true, false),
+				output:       l.dense(q+"attention.output.dense.", dim, dim, true, false),
+				normAfter:    l.norm(q+"layernorm_after.", dim, c.Eps),
+				intermediate: l.dense(q+"intermediate.dense.", c.MLPRatio*dim, dim, true, false),
+				mlpOut:       l.dense(q+"output.dense.", dim, c.MLPRatio*dim, true, false),
+				window:       w,
+				shift:        shift,
 			}
-			if l.err == nil && blk.AttentionSelfRelativePositionBiasTable != nil {
+			if l.err == nil && blk.biasTable != nil {
 				blk.prepare(res, heads)
 			}
-			st.Blocks = append(st.Blocks, blk)
+			st.blocks = append(st.blocks, blk)
 		}
 		if s < len(c.Depths)-1 {
 			q := fmt.Sprintf("%sencoder.layers.%d.downsample.", p, s)
-			st.DownsampleReductionWeight = l.get(q+"reduction.weight", 2*dim, 4*dim)
-			st.DownsampleNormWeight = l.get(q+"norm.weight", 4*dim)
-			st.DownsampleNormBias = l.get(q+"norm.bias", 4*dim)
+			st.reduction = l.dense(q+"reduction.", 2*dim, 4*dim, false, false)
+			st.mergeNorm = l.norm(q+"norm.", 4*dim, c.Eps)
 			res /= 2
 		}
-		m.Stages = append(m.Stages, st)
+		m.stages = append(m.stages, st)
 	}
 	W := c.Width()
-	m.LayernormWeight = l.get(p+"layernorm.weight", W)
-	m.LayernormBias = l.get(p+"layernorm.bias", W)
+	m.layernorm = l.norm(p+"layernorm.", W, c.Eps)
 	if c.ProjDim > 0 {
-		m.ProjectionHeadWeight = l.get("vision_model.projection_head.weight", c.ProjDim, W)
+		m.projectionHead = l.dense("vision_model.projection_head.", c.ProjDim, W, false, false)
 	}
 	return m
 }
 
 // prepare builds the block's relative position bias, shift mask and the
 // token gather order for a res x res input.
-func (b *SwinBlock) prepare(res, heads int) {
+func (b *swinBlock) prepare(res, heads int) {
 	w, sh := b.window, b.shift
 	n := w * w
 	// relative position bias [heads, n, n] from the table [(2w-1)^2, heads]
@@ -186,7 +166,7 @@ func (b *SwinBlock) prepare(res, heads int) {
 			yj, xj := j/w, j%w
 			idx := (yi-yj+w-1)*(2*w-1) + (xi - xj + w - 1)
 			for h := 0; h < heads; h++ {
-				b.bias[h*n*n+i*n+j] = b.AttentionSelfRelativePositionBiasTable[idx*heads+h]
+				b.bias[h*n*n+i*n+j] = b.biasTable[idx*heads+h]
 			}
 		}
 	}
@@ -273,10 +253,11 @@ func newSwinState(c SwinConfig) *swinState {
 }
 
 // embed is SwinEmbeddings: repeat a single input channel to RGB as MedCLIP
-// does, patch conv (kernel = stride = P) as one GEMM, then LayerNorm -> s.x [L0,C].
-func (m *Swin) embed(bl blas.Float32, s *swinState, img []float32, threads int) {
-	c := m.Config
-	S, P, C := c.ImageSize, c.PatchSize, c.EmbedDim
+// does, patch conv (kernel = stride = P) as one Linear over im2col rows,
+// then LayerNorm -> s.x [L0,C].
+func (m *swin) embed(ex linalg.Exec, s *swinState, img []float32) {
+	c := m.config
+	S, P := c.ImageSize, c.PatchSize
 	rgb := img
 	if c.Channels == 1 {
 		for ch := 0; ch < 3; ch++ {
@@ -284,39 +265,30 @@ func (m *Swin) embed(bl blas.Float32, s *swinState, img []float32, threads int) 
 		}
 		rgb = s.rgb
 	}
-	G, K := S/P, 3*P*P
-	for py := 0; py < G; py++ {
-		for px := 0; px < G; px++ {
-			row := s.patches[(py*G+px)*K:]
-			for ch := 0; ch < 3; ch++ {
-				for ky := 0; ky < P; ky++ {
-					copy(row[ch*P*P+ky*P:ch*P*P+ky*P+P], rgb[ch*S*S+(py*P+ky)*S+px*P:])
-				}
-			}
-		}
-	}
-	linear(bl, s.x, s.patches, G*G, K, C, m.EmbeddingsPatchEmbeddingsProjectionWeight, m.EmbeddingsPatchEmbeddingsProjectionBias, false, threads)
-	layerNorm(s.x, s.x, G*G, C, m.EmbeddingsNormWeight, m.EmbeddingsNormBias, c.Eps, threads)
+	G := S / P
+	im2col(s.patches, rgb, S, P)
+	m.patchEmbed.Apply(ex, s.x, s.patches, G*G)
+	m.embedNorm.apply(ex, s.x, s.x, G*G)
 }
 
 // block is SwinLayer on s.x [res*res, C] in place: windowed (shifted)
 // attention with relative position bias, then the MLP, both pre-norm residual.
-func (m *Swin) block(bl blas.Float32, s *swinState, st *SwinStage, b *SwinBlock, threads int) {
-	c := m.Config
+func (m *swin) block(ex linalg.Exec, s *swinState, st *swinStage, b *swinBlock) {
+	c := m.config
 	L, C, heads := st.res*st.res, st.dim, st.heads
 	w := b.window
 	n := w * w
 	nw := L / n
 	hd := C / heads
-	layerNorm(s.h, s.x, L, C, b.LayernormBeforeWeight, b.LayernormBeforeBias, c.Eps, threads)
+	b.normBefore.apply(ex, s.h, s.x, L)
 	for i, src := range b.gather { // roll by -shift and partition into windows
 		copy(s.win[i*C:(i+1)*C], s.h[int(src)*C:int(src+1)*C])
 	}
-	linear(bl, s.q, s.win, L, C, C, b.AttentionSelfQueryWeight, b.AttentionSelfQueryBias, false, threads)
-	linear(bl, s.k, s.win, L, C, C, b.AttentionSelfKeyWeight, b.AttentionSelfKeyBias, false, threads)
-	linear(bl, s.v, s.win, L, C, C, b.AttentionSelfValueWeight, b.AttentionSelfValueBias, false, threads)
+	b.query.Apply(ex, s.q, s.win, L)
+	b.key.Apply(ex, s.k, s.win, L)
+	b.value.Apply(ex, s.v, s.win, L)
 	scale := float32(1 / math.Sqrt(float64(hd)))
-	parallelFor(nw*heads, threads, func(lo, hi int) {
+	linalg.ParallelFor(nw*heads, ex.Threads, func(lo, hi int) {
 		for t := lo; t < hi; t++ {
 			win, h := t/heads, t%heads
 			a := attnArgs{
@@ -328,23 +300,23 @@ func (m *Swin) block(bl blas.Float32, s *swinState, st *SwinStage, b *SwinBlock,
 				a.mask = b.mask[win*n*n : (win+1)*n*n]
 			}
 			sz := attnScratch(n, n, hd)
-			attendHead(bl, a, h, s.scores[t*sz:(t+1)*sz])
+			attendHead(ex, a, h, s.scores[t*sz:(t+1)*sz])
 		}
 	})
-	linear(bl, s.win, s.ctx, L, C, C, b.AttentionOutputDenseWeight, b.AttentionOutputDenseBias, false, threads)
+	b.output.Apply(ex, s.win, s.ctx, L)
 	for i, dst := range b.gather { // reverse the windows and the roll, add the shortcut
 		addRows(s.x[int(dst)*C:int(dst+1)*C], s.win[i*C:(i+1)*C])
 	}
-	layerNorm(s.h, s.x, L, C, b.LayernormAfterWeight, b.LayernormAfterBias, c.Eps, threads)
+	b.normAfter.apply(ex, s.h, s.x, L)
 	F := c.MLPRatio * C
-	linear(bl, s.mlp, s.h, L, C, F, b.IntermediateDenseWeight, b.IntermediateDenseBias, false, threads)
-	gelu(s.mlp[:L*F], threads)
-	linear(bl, s.x, s.mlp, L, F, C, b.OutputDenseWeight, b.OutputDenseBias, true, threads)
+	b.intermediate.Apply(ex, s.mlp, s.h, L)
+	gelu(ex, s.mlp[:L*F])
+	b.mlpOut.AddTo(ex, s.x, s.mlp, L)
 }
 
 // downsample is SwinPatchMerging: concatenate each 2x2 neighbourhood in the
 // order (0,0), (1,0), (0,1), (1,1) (row, col), LayerNorm, reduce 4C -> 2C.
-func (m *Swin) downsample(bl blas.Float32, s *swinState, st *SwinStage, threads int) {
+func (m *swin) downsample(ex linalg.Exec, s *swinState, st *swinStage) {
 	r, C := st.res, st.dim
 	h := r / 2
 	offs := [4][2]int{{0, 0}, {1, 0}, {0, 1}, {1, 1}}
@@ -357,6 +329,6 @@ func (m *Swin) downsample(bl blas.Float32, s *swinState, st *SwinStage, threads 
 			}
 		}
 	}
-	layerNorm(s.merge, s.merge, h*h, 4*C, st.DownsampleNormWeight, st.DownsampleNormBias, m.Config.Eps, threads)
-	linear(bl, s.x, s.merge, h*h, 4*C, 2*C, st.DownsampleReductionWeight, nil, false, threads)
+	st.mergeNorm.apply(ex, s.merge, s.merge, h*h)
+	st.reduction.Apply(ex, s.x, s.merge, h*h)
 }

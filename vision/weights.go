@@ -67,6 +67,26 @@ func (l *loader) matrix(name string, out, in int) ([]float32, *linalg.Packed) {
 	return nil, linalg.Pack(l.src.alloc(linalg.PackedLen(out, in)), t, out, in)
 }
 
+// dense reads the Linear layer prefix+"weight" [out, in] (packed when
+// packable and the loader packs) and, with bias, prefix+"bias" [out].
+func (l *loader) dense(prefix string, out, in int, bias, packable bool) linalg.Dense {
+	d := linalg.Dense{In: in, Out: out}
+	if packable {
+		d.W, d.P = l.matrix(prefix+"weight", out, in)
+	} else {
+		d.W = l.get(prefix+"weight", out, in)
+	}
+	if bias {
+		d.B = l.get(prefix+"bias", out)
+	}
+	return d
+}
+
+// norm reads the LayerNorm prefix+"weight" and prefix+"bias" [dim].
+func (l *loader) norm(prefix string, dim int, eps float32) norm {
+	return norm{w: l.get(prefix+"weight", dim), b: l.get(prefix+"bias", dim), eps: eps}
+}
+
 func (l *loader) get(name string, shape ...int) []float32 {
 	if l.err != nil {
 		return nil
@@ -91,19 +111,26 @@ type ggufSource struct {
 	// copyAll copies f32 tensors too (set for files with f16/bf16 tensors,
 	// so that the mapping can be released after loading).
 	copyAll bool
-	// arena, when not nil, holds the copies: one allocation advised to use
-	// huge pages, carved in load order.
+	// arena holds the copies (widened tensors, packed matrices): chunks
+	// advised to use huge pages, carved in load order.
 	arena []float32
 }
 
-// alloc returns n floats from the arena, or a new slice when it is full.
+// arenaChunk is the size in floats of an arena chunk (128 MiB). What a
+// chunk leaves unused is never touched, so it costs address space, not
+// memory.
+const arenaChunk = 32 << 20
+
+// alloc returns n floats from the arena, starting a new chunk when the
+// current one lacks room.
 func (g *ggufSource) alloc(n int) []float32 {
-	if len(g.arena) >= n {
-		t := g.arena[:n:n]
-		g.arena = g.arena[n:]
-		return t
+	if len(g.arena) < n {
+		g.arena = make([]float32, max(n, arenaChunk))
+		adviseHugePages(g.arena)
 	}
-	return make([]float32, n)
+	t := g.arena[:n:n]
+	g.arena = g.arena[n:]
+	return t
 }
 
 // NeOf converts a PyTorch shape (outermost first) to GGUF's ne order
@@ -199,7 +226,7 @@ func decodeInto(t []float32, b []byte, info gguf.TensorInfo) error {
 	w := len(b) / max(len(t), 1)
 	var derr error
 	var mu sync.Mutex
-	parallelFor((len(t)+piece-1)/piece, 0, func(lo, hi int) {
+	linalg.ParallelFor((len(t)+piece-1)/piece, 0, func(lo, hi int) {
 		e0, e1 := lo*piece, min(hi*piece, len(t))
 		if err := gguf.DecodeFloat32(t[e0:e1], b[e0*w:e1*w], info.Type); err != nil {
 			mu.Lock()

@@ -19,6 +19,12 @@ It writes, into vision/testdata/:
   legacy_format.pth              a pre-1.6 (non-zip) torch.save file (converter error test)
   golden/*.npy                   inputs and every stage's expected output (float32)
 
+With --realsize DIR it instead writes real-size random-weight checkpoints
+(EVA ViT-g 1408 wide, 39+1 blocks; Q-Former 768 wide, 12 layers; llama_proj
+768->4096; MedCLIP Swin-T) and their float64 reference outputs, stage by
+stage and layer by layer, into DIR (about 2.3 GiB, never committed) for the
+opt-in TestRealSizeFidelity and BenchmarkRealSizeFidelity (vision/fidelity_test.go).
+
 The modules below are plain torch.nn written from the reference code
 (salesforce/LAVIS eva_vit.py and blip2_models/Qformer.py, XrayGPT mini_gpt4.py
 encode_img, Hugging Face modeling_swin.py, MedCLIP modeling_medclip.py),
@@ -28,6 +34,7 @@ the attention mask, relative position bias and patch merging.
 """
 import math
 import os
+import re
 
 import numpy as np
 import torch
@@ -552,5 +559,172 @@ def main():
         save_npy("swin_soft_tokens", proj(last)[0])
 
 
+# ---------------------------------------------------------------- real size
+
+
+def init_realsize(module, gen, prefix=""):
+    """Random weights at the real sizes' scale: Linear/conv weights with
+    standard deviation 1/sqrt(fan_in) (unit-variance outputs, attention logits
+    of order 1 as in a trained model), LayerNorm weights 1 + 0.1 N(0,1),
+    biases 0.02 N(0,1), tokens and position tables N(0,1)."""
+    with torch.no_grad():
+        for name, p in module.named_parameters():
+            r = torch.randn(p.shape, generator=gen, dtype=torch.float64)
+            full = prefix + name
+            if p.dim() == 1 and ("norm" in full.lower() or "ln_vision" in full) and name.endswith("weight"):
+                p.copy_(1.0 + 0.1 * r)
+            elif p.dim() == 1:
+                p.copy_(0.02 * r)
+            elif p.dim() >= 2 and name.endswith("weight") and not full.endswith("_embeddings.weight") \
+                    and "relative_position" not in full:
+                fan_in = p[0].numel()
+                p.copy_(r / math.sqrt(fan_in))
+            else:
+                p.copy_(r)
+
+
+def relerr(a, ref):
+    """max |a - ref| / max |ref|."""
+    return float((a.double() - ref).abs().max() / ref.abs().max())
+
+
+def realsize(out):
+    """Real-size random-weight checkpoints with the real key names, written to
+    out/ (about 2.3 GiB: not committed), and the float64 reference of every
+    stage and layer as float32 .npy files, for the opt-in Go test:
+
+        /usr/bin/python3 vision/testdata/gen_golden.py --realsize /tmp/realsize
+        XRAYGPT_REALSIZE=/tmp/realsize go test -run RealSizeFidelity -v ./vision/
+
+    torch_f32.txt records how far PyTorch's own float32 forward is from the
+    float64 one at every stage (what float32 can reach)."""
+    gen = torch.Generator().manual_seed(4321)
+    os.makedirs(out, exist_ok=True)
+    report = []
+
+    def save(name, t):
+        np.save(os.path.join(out, name + ".npy"), t.detach().double().numpy().astype(np.float32))
+
+    def note(stage, a32, a64):
+        report.append("%-16s %.3g" % (stage, relerr(a32, a64)))
+        print(report[-1], flush=True)
+
+    # ---- XrayGPT: EVA ViT-g (39 of 40 blocks) -> ln_vision -> Q-Former -> llama_proj
+    img, patch, D, depth, heads, mlp = 224, 14, 1408, 39, 16, 6144
+    eva = EVAViT(img, patch, D, 0, heads, mlp / D).double()
+    init_realsize(eva, gen)
+    sd = {}
+    with torch.no_grad():
+        for p in eva.parameters():  # the real eva_vit_g.pth is fp16
+            p.copy_(p.half().double())
+    sd.update({k: v.half() for k, v in eva.state_dict().items()})
+    x = torch.randn((1, 3, img, img), generator=gen, dtype=torch.float64)
+    save("eva_input", x[0])
+    with torch.no_grad():
+        h64 = eva.embed(x)
+        h32 = eva.float().embed(x.float())
+        save("eva_embed", h64[0])
+        note("patch_embed", h32, h64)
+        blk = EVABlock(D, heads, mlp)
+        for i in range(depth + 1):
+            init_realsize(blk, gen, "blocks.%d." % i)
+            for p in blk.parameters():
+                p.copy_(p.half().float())
+            sd.update({"blocks.%d.%s" % (i, k): v.half() for k, v in blk.state_dict().items()})
+            if i == depth:
+                break  # the 40th block is in the checkpoint but unused
+            h32 = blk.float()(h32)
+            h64 = blk.double()(h64)
+            save("eva_block%d" % i, h64[0])
+            if i in (0, depth // 2, depth - 1):
+                note("eva_block%d" % i, h32, h64)
+    torch.save(sd, os.path.join(out, "eva_vit_g.pth"))
+    del sd
+    save("eva_out", h64[0])
+
+    blip = BLIP2(vis_dim=D, nq=32, dim=768, heads=12, ff=3072, depth=12, freq=2).double()
+    init_realsize(blip, gen)
+    torch.save({"model": blip.float().state_dict()}, os.path.join(out, "blip2_pretrained_flant5xxl.pth"))
+    proj = nn.Linear(768, 4096).double()
+    init_realsize(proj, gen)
+    torch.save({"model": {"llama_proj.weight": proj.weight.detach().float().clone(),
+                          "llama_proj.bias": proj.bias.detach().float().clone()}},
+               os.path.join(out, "xraygpt_checkpoint.pth"))
+    with torch.no_grad():
+        bert = blip.Qformer.bert
+        for dt, h in ((torch.float32, h32), (torch.float64, h64)):
+            blip.to(dt)
+            proj.to(dt)
+            v = blip.ln_vision(h)
+            # Every Q-Former layer twice: in the chain, and (f64 only) from the
+            # float32-rounded input, to measure a layer's own error.
+            q = bert.embeddings.LayerNorm(blip.query_tokens)
+            outs = [q]
+            for layer in bert.encoder.layer:
+                q = layer(q, v)
+                outs.append(q)
+            soft = proj(q)
+            if dt == torch.float32:
+                r32 = (v, outs, soft)
+                continue
+            save("ln_vision", v[0])
+            for i, o in enumerate(outs):
+                save("qformer_layer%d" % i, o[0])  # 0 = embeddings.LayerNorm
+            save("qformer_out", q[0])
+            save("soft_tokens", soft[0])
+            note("ln_vision", r32[0], v)
+            for i in (0, 1, 2, 6, 12):
+                note("qformer_layer%d" % i, r32[1][i], outs[i])
+            note("soft_tokens", r32[2], soft)
+    del eva, blk
+
+    # ---- MedCLIP: Swin-T at 224 + projection_head, and a 768->4096 projector
+    simg, spatch, sdim, depths, sheads, win = 224, 4, 96, (2, 2, 6, 2), (3, 6, 12, 24), 7
+    swin = SwinModel(simg, spatch, sdim, depths, sheads, win)
+    vis = MedCLIPVision(swin, 512)
+    med = MedCLIP(vis).double()
+    init_realsize(med, gen)
+    torch.save(med.float().state_dict(), os.path.join(out, "medclip_pytorch_model.bin"))
+    sproj = nn.Linear(8 * sdim, 4096).double()
+    init_realsize(sproj, gen)
+    torch.save(sproj.float().state_dict(), os.path.join(out, "medclip_proj.pth"))
+    g = torch.randn((1, 1, simg, simg), generator=gen, dtype=torch.float64)
+    save("swin_input", g[0])
+    with torch.no_grad():
+        res = {}
+        for dt in (torch.float32, torch.float64):
+            med.to(dt)
+            sproj.to(dt)
+            x = g.to(dt).repeat((1, 3, 1, 1))
+            e = swin.embeddings.patch_embeddings.projection(x).flatten(2).transpose(1, 2)
+            h = swin.embeddings.norm(e)
+            outs = {"swin_embed": h}
+            for s, stage in enumerate(swin.encoder.layers):
+                for b, blk in enumerate(stage.blocks):
+                    h = blk(h)
+                    outs["swin_s%db%d" % (s, b)] = h
+                if hasattr(stage, "downsample"):
+                    h = stage.downsample(h)
+                outs["swin_stage%d" % s] = h
+            last = swin.layernorm(h)
+            outs["swin_last_hidden"] = last
+            pooled = last.mean(dim=1)
+            outs["swin_pooled"] = pooled
+            outs["swin_embeds"] = vis.projection_head(pooled)
+            outs["swin_soft_tokens"] = sproj(last)
+            res[dt] = outs
+        for k, v in res[torch.float64].items():
+            save(k, v[0])
+            if not re.fullmatch(r"swin_s\d+b\d+", k):
+                note(k, res[torch.float32][k], v)
+    with open(os.path.join(out, "torch_f32.txt"), "w") as f:
+        f.write("# PyTorch float32 forward vs float64, max|f32-f64|/max|f64|\n")
+        f.write("\n".join(report) + "\n")
+
+
 if __name__ == "__main__":
-    main()
+    import sys
+    if len(sys.argv) == 3 and sys.argv[1] == "--realsize":
+        realsize(sys.argv[2])
+    else:
+        main()
