@@ -44,6 +44,7 @@ func newApp() *cli.App {
 		Commands: []*cli.Command{
 			summarizeCommand(),
 			chatCommand(),
+			serveCommand(),
 			batchCommand(),
 			evalCommand(),
 			convertCommand(),
