@@ -2,7 +2,8 @@
 # Installs what building and testing xraygpt-go needs on a fresh machine.
 #   Debian/Ubuntu: C/C++ compiler, make, OpenBLAS (optional fast vision path),
 #                  and the Vulkan toolchain + Mesa's CPU Vulkan driver (lavapipe)
-#                  used by the GPU-backend tests.
+#                  used by the GPU-backend tests; chromium, nodejs and npm
+#                  for the server's browser and openai-client tests.
 #   macOS:         checks for the Xcode command line tools and Go.
 # Go itself (>= 1.22; the go command fetches the exact toolchain in go.mod)
 # must already be installed: https://go.dev/doc/install
@@ -14,7 +15,9 @@ Linux)
 		echo "install-deps: no apt-get here; install a C/C++ compiler, make, cmake, OpenBLAS, glslc and the Vulkan headers yourself" >&2
 		exit 0
 	fi
-	pkgs=(build-essential pkg-config libopenblas0-pthread cmake ninja-build glslc libvulkan-dev mesa-vulkan-drivers)
+	pkgs=(build-essential pkg-config libopenblas0-pthread cmake ninja-build glslc libvulkan-dev mesa-vulkan-drivers chromium nodejs)
+	# NodeSource's nodejs carries npm (and conflicts with Debian's npm package).
+	command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 	missing=()
 	for p in "${pkgs[@]}"; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -37,3 +40,7 @@ if ! command -v go >/dev/null 2>&1; then
 	exit 1
 fi
 go mod download
+# The official openai client the server tests run, from the committed lock file.
+if command -v npm >/dev/null 2>&1; then
+	(cd "$(dirname "$0")/../server/testdata/openai-client" && npm ci --no-audit --no-fund --silent)
+fi
