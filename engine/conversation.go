@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"strings"
+	"unicode"
 )
 
 // XrayGPT's conversation template (xraygpt/conversation/conversation.py,
@@ -100,15 +101,79 @@ func (c *Conversation) DropOldest() bool {
 	return true
 }
 
-// CleanAnswer post-processes generated text as XrayGPT's Chat.answer does:
-// cut at the first "###", keep what follows the last "Doctor:", trim, and
-// rename "ChatDoctor" to "XrayGPT".
+// CleanAnswer post-processes a whole generated answer as the engine does
+// while streaming it (see AnswerCleaner): cut at the first "###", drop
+// leading white space and "Doctor:" role markers, rename "ChatDoctor" to
+// "XrayGPT", trim trailing white space.
 func CleanAnswer(text string) string {
 	text, _, _ = strings.Cut(text, Separator)
-	if i := strings.LastIndex(text, DoctorRole+":"); i >= 0 {
-		text = text[i+len(DoctorRole)+1:]
+	var c AnswerCleaner
+	return c.Push(text) + c.Flush()
+}
+
+// AnswerCleaner cleans an answer streamed piece by piece, holding back what
+// may still change, so that the pieces it returns join into exactly what
+// CleanAnswer returns for the whole text, however the text is split. It
+// applies XrayGPT's Chat.answer post-processing (split on "Doctor:" keeping
+// the last part, rename "ChatDoctor"), with one difference that streaming
+// forces: a "Doctor:" role marker is dropped only at the start of the
+// answer; one in the middle, which XrayGPT would cut everything before,
+// stays, since the text before it has already been shown. The zero value
+// is ready to use.
+type AnswerCleaner struct {
+	started bool // past the leading white space and role markers
+	pending string
+}
+
+// doctorMarker is the role marker the model may write before its answer.
+const doctorMarker = DoctorRole + ":"
+
+// renamed are the names XrayGPT's demo replaces with "XrayGPT".
+var renamed = []string{"ChatDoctor", "Chat Doctor"}
+
+// Push adds generated text and returns the cleaned text that is final.
+func (c *AnswerCleaner) Push(text string) string {
+	c.pending += text
+	return c.release(false)
+}
+
+// Flush returns the rest of the cleaned text at the end of the answer.
+func (c *AnswerCleaner) Flush() string { return c.release(true) }
+
+func (c *AnswerCleaner) release(final bool) string {
+	if !c.started {
+		for {
+			c.pending = strings.TrimLeftFunc(c.pending, unicode.IsSpace)
+			if !strings.HasPrefix(c.pending, doctorMarker) {
+				break
+			}
+			c.pending = c.pending[len(doctorMarker):]
+		}
+		if c.pending == "" || (!final && strings.HasPrefix(doctorMarker, c.pending)) {
+			return "" // not yet known whether a role marker starts here
+		}
+		c.started = true
 	}
-	text = strings.TrimSpace(text)
-	text = strings.ReplaceAll(text, "ChatDoctor", "XrayGPT")
-	return strings.ReplaceAll(text, "Chat Doctor", "XrayGPT")
+	for _, name := range renamed {
+		c.pending = strings.ReplaceAll(c.pending, name, "XrayGPT")
+	}
+	if final {
+		out := strings.TrimRightFunc(c.pending, unicode.IsSpace)
+		c.pending = ""
+		return out
+	}
+	// Hold back trailing white space (it goes if the answer ends here) and
+	// any ending that could still become a renamed name.
+	cut := len(strings.TrimRightFunc(c.pending, unicode.IsSpace))
+	for _, name := range renamed {
+		for k := min(len(name)-1, len(c.pending)); k > 0; k-- {
+			if strings.HasSuffix(c.pending, name[:k]) {
+				cut = min(cut, len(c.pending)-k)
+				break
+			}
+		}
+	}
+	out := c.pending[:cut]
+	c.pending = c.pending[cut:]
+	return out
 }

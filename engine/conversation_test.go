@@ -50,6 +50,9 @@ func TestCleanAnswer(t *testing.T) {
 		"Doctor: No effusion. ###":               "No effusion.",
 		"I am ChatDoctor. Chat Doctor says hi##": "I am XrayGPT. XrayGPT says hi##",
 		"":                                       "",
+		"  Doctor:  Doctor: Clear lungs.  ":      "Clear lungs.",
+		"Doc":                                    "Doc",
+		"Lungs clear. Doctor: ok":                "Lungs clear. Doctor: ok", // mid-answer marker stays (streaming)
 	}
 	for in, want := range cases {
 		if got := CleanAnswer(in); got != want {
@@ -84,4 +87,28 @@ func TestAlignmentPromptsMatchXrayGPTFile(t *testing.T) {
 	if len(seen) != len(AlignmentPrompts) {
 		t.Errorf("200 picks used %d of %d prompts", len(seen), len(AlignmentPrompts))
 	}
+}
+
+// FuzzAnswerCleaner checks that however an answer is split into streamed
+// pieces, the pieces the cleaner returns join into CleanAnswer's text.
+func FuzzAnswerCleaner(f *testing.F) {
+	f.Add(" Doctor: I am ChatDoctor. Chat Doctor says hi  ", uint8(3))
+	f.Add("Doc", uint8(1))
+	f.Add("The heart is normal. \n", uint8(2))
+	f.Add("Chat Chat DoctorDoctor:", uint8(5))
+	f.Fuzz(func(t *testing.T, text string, step uint8) {
+		if strings.Contains(text, Separator) {
+			return // generation stops there; the stop matcher removes it
+		}
+		n := int(step%7) + 1
+		var c AnswerCleaner
+		var streamed strings.Builder
+		for i := 0; i < len(text); i += n {
+			streamed.WriteString(c.Push(text[i:min(i+n, len(text))]))
+		}
+		streamed.WriteString(c.Flush())
+		if got, want := streamed.String(), CleanAnswer(text); got != want {
+			t.Errorf("text %q in pieces of %d: streamed %q, CleanAnswer %q", text, n, got, want)
+		}
+	})
 }

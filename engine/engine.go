@@ -8,12 +8,11 @@ import (
 	"fmt"
 	"image"
 	"io"
-	"os"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/xraygpt-go/xraygpt/imaging"
+	"github.com/xraygpt-go/xraygpt/internal/fileio"
 	"github.com/xraygpt-go/xraygpt/llama"
 	"github.com/xraygpt-go/xraygpt/vision"
 )
@@ -63,6 +62,8 @@ type GenerateOptions struct {
 	MinP          float32 // 0: off
 	RepeatPenalty float32 // 1: off
 	Seed          uint32  // 0: random
+	// Stop lists stop strings besides XrayGPT's "###".
+	Stop []string
 }
 
 // DefaultGenerateOptions returns the XrayGPT demo's settings: up to 300 new
@@ -84,6 +85,7 @@ type Timings struct {
 	Load            time.Duration // loading both models (Engine-wide)
 	Vision          time.Duration // encoding the image; 0 when it came from the cache
 	PromptTokens    int           // positions decoded for this turn (text and soft tokens)
+	CachedTokens    int           // prompt positions taken from the KV cache instead
 	Prompt          time.Duration // decoding them
 	GeneratedTokens int
 	Generate        time.Duration
@@ -104,10 +106,10 @@ func rate(n int, d time.Duration) float64 {
 
 // String formats the timings for --verbose output.
 func (t Timings) String() string {
-	return fmt.Sprintf("load %s, vision %s, prompt %d tokens in %s (%.1f tok/s), generation %d tokens in %s (%.1f tok/s)",
+	return fmt.Sprintf("load %s, vision %s, prompt %d tokens in %s (%.1f tok/s), generation %d tokens in %s (%.1f tok/s), %d prompt positions from the cache",
 		t.Load.Round(time.Millisecond), t.Vision.Round(time.Millisecond),
 		t.PromptTokens, t.Prompt.Round(time.Millisecond), t.PromptTokensPerSecond(),
-		t.GeneratedTokens, t.Generate.Round(time.Millisecond), t.TokensPerSecond())
+		t.GeneratedTokens, t.Generate.Round(time.Millisecond), t.TokensPerSecond(), t.CachedTokens)
 }
 
 // Image is an image turned into soft tokens.
@@ -207,43 +209,86 @@ func (e *Engine) VisionPath() string { return e.opts.VisionPath }
 // VisionModel returns the loaded vision model.
 func (e *Engine) VisionModel() *vision.Model { return e.vis }
 
-// maxImageFile bounds the bytes read from one image file.
+// maxImageFile bounds the size of one image file.
 const maxImageFile = 1 << 30
 
 // EncodeFile reads an image file (PNG, JPEG or DICOM) and returns its soft
-// tokens, from the cache when the same bytes were encoded before. The
-// decoder's warnings are in Image.Warnings.
+// tokens, from the cache when the same bytes were encoded before. Anything
+// but a regular file is refused without blocking (a named pipe would block
+// forever), and the file is decoded through imaging's limits (the header is
+// checked before pixel memory is allocated). The decoder's warnings are in
+// Image.Warnings. The Image returned is shared with the cache: treat it as
+// read-only.
 func (e *Engine) EncodeFile(ctx context.Context, path string) (*Image, error) {
-	f, err := os.Open(path)
+	f, err := fileio.OpenRegular(path)
 	if err != nil {
 		return nil, fmt.Errorf("image: %w", err)
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxImageFile+1))
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("image: %w", err)
+	}
+	if st.Size() > maxImageFile {
+		return nil, fmt.Errorf("image %s: %d bytes, more than the limit of %d: %w", path, st.Size(), maxImageFile, fileio.ErrTooLarge)
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, io.LimitReader(f, maxImageFile+1)); err != nil {
+		return nil, fmt.Errorf("image %s: %w", path, err)
+	}
+	var hash [32]byte
+	h.Sum(hash[:0])
+	if img := e.cached(hash); img != nil {
+		return withPath(img, path), nil
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("image %s: %w", path, err)
+	}
+	img, err := e.encodeReader(ctx, io.LimitReader(f, maxImageFile), hash)
 	if err != nil {
 		return nil, fmt.Errorf("image %s: %w", path, err)
 	}
+	return withPath(img, path), nil
+}
+
+// EncodeBytes is EncodeFile for an image already in memory (an upload);
+// name is used in errors and as the Image's Path.
+func (e *Engine) EncodeBytes(ctx context.Context, name string, data []byte) (*Image, error) {
 	if len(data) > maxImageFile {
-		return nil, fmt.Errorf("image %s: larger than %d bytes", path, maxImageFile)
+		return nil, fmt.Errorf("image %s: %d bytes, more than the limit of %d: %w", name, len(data), maxImageFile, fileio.ErrTooLarge)
 	}
 	hash := sha256.Sum256(data)
 	if img := e.cached(hash); img != nil {
-		c := *img
-		c.Path, c.Vision = path, 0
-		return &c, nil
+		return withPath(img, name), nil
 	}
-	var warnings []string
-	decoded, err := imaging.Limits{Warn: func(w string) { warnings = append(warnings, w) }}.Decode(bytes.NewReader(data))
+	img, err := e.encodeReader(ctx, bytes.NewReader(data), hash)
 	if err != nil {
-		return nil, fmt.Errorf("image %s: %w", path, err)
+		return nil, fmt.Errorf("image %s: %w", name, err)
+	}
+	return withPath(img, name), nil
+}
+
+// withPath returns a copy of a cached image under another path; the soft
+// tokens are shared, never written.
+func withPath(img *Image, path string) *Image {
+	c := *img
+	c.Path = path
+	return &c
+}
+
+// encodeReader decodes and encodes an image and stores it in the cache.
+func (e *Engine) encodeReader(ctx context.Context, r io.Reader, hash [32]byte) (*Image, error) {
+	var warnings []string
+	decoded, err := imaging.Limits{Warn: func(w string) { warnings = append(warnings, w) }}.Decode(r)
+	if err != nil {
+		return nil, err
 	}
 	img, err := e.encode(ctx, decoded)
 	if err != nil {
-		return nil, fmt.Errorf("image %s: %w", path, err)
+		return nil, err
 	}
-	img.Path, img.Hash, img.Warnings = path, hash, warnings
-	e.store(img)
-	return img, nil
+	img.Hash, img.Warnings = hash, warnings
+	return e.store(img), nil
 }
 
 // EncodeImage returns the soft tokens of a decoded image (not cached).
@@ -265,14 +310,21 @@ func (e *Engine) encode(ctx context.Context, img image.Image) (*Image, error) {
 func (e *Engine) cached(h [32]byte) *Image {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.cache[h]
+	if img := e.cache[h]; img != nil {
+		c := *img
+		c.Vision = 0 // this request did not encode it
+		return &c
+	}
+	return nil
 }
 
-func (e *Engine) store(img *Image) {
+// store adds img to the cache, or returns the copy another goroutine stored
+// first. Cached images are never modified.
+func (e *Engine) store(img *Image) *Image {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if _, ok := e.cache[img.Hash]; ok {
-		return
+		return img
 	}
 	if len(e.order) >= e.opts.ImageCache {
 		delete(e.cache, e.order[0])
@@ -280,6 +332,8 @@ func (e *Engine) store(img *Image) {
 	}
 	e.cache[img.Hash] = img
 	e.order = append(e.order, img.Hash)
+	c := *img
+	return &c
 }
 
 // Answer is the result of one turn.
@@ -290,24 +344,7 @@ type Answer struct {
 	Timings Timings
 	// DroppedTurns counts old turns removed to fit the context so far.
 	DroppedTurns int
-}
-
-// Summarize answers one question (DefaultQuestion when empty) about one
-// image in a fresh conversation, streaming the answer's text to onText when
-// it is set.
-func (e *Engine) Summarize(ctx context.Context, imagePath, question string, gen GenerateOptions, onText func(string)) (*Answer, error) {
-	chat, err := e.NewChat()
-	if err != nil {
-		return nil, err
-	}
-	defer chat.Close()
-	img, err := e.EncodeFile(ctx, imagePath)
-	if err != nil {
-		return nil, err
-	}
-	chat.SetImage(img)
-	if strings.TrimSpace(question) == "" {
-		question = DefaultQuestion
-	}
-	return chat.Ask(ctx, question, gen, onText)
+	// PromptLength is the whole prompt's positions (system prompt, image,
+	// conversation), decoded or taken from the cache.
+	PromptLength int
 }

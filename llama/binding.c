@@ -84,7 +84,7 @@ void xg_abort_set(xg_abort *a, int v) {
 
 struct llama_context *xg_new_context(struct llama_model *model, uint32_t n_ctx, uint32_t n_batch,
 		uint32_t n_ubatch, uint32_t n_seq_max, int32_t n_threads, int32_t n_threads_batch,
-		int flash_attn, xg_abort *abort_flag) {
+		int flash_attn, bool kv_unified, xg_abort *abort_flag) {
 	struct llama_context_params p = llama_context_default_params();
 	p.n_ctx = n_ctx;
 	p.n_batch = n_batch;
@@ -93,6 +93,7 @@ struct llama_context *xg_new_context(struct llama_model *model, uint32_t n_ctx, 
 	p.n_threads = n_threads;
 	p.n_threads_batch = n_threads_batch;
 	p.flash_attn_type = (enum llama_flash_attn_type)flash_attn;
+	p.kv_unified = kv_unified;
 	p.abort_callback = xg_abort_cb;
 	p.abort_callback_data = abort_flag;
 	p.no_perf = true;
@@ -123,6 +124,38 @@ int32_t xg_decode_batch(struct llama_context *ctx, struct llama_batch *batch, in
 		batch->seq_id[i][0] = seq;
 	}
 	return llama_decode(ctx, *batch);
+}
+
+int32_t xg_decode_multi(struct llama_context *ctx, struct llama_batch *batch, int32_t n, const int32_t *pos, const int32_t *seq) {
+	xg_clear_error();
+	batch->n_tokens = n;
+	for (int32_t i = 0; i < n; i++) {
+		batch->pos[i] = pos[i];
+		batch->n_seq_id[i] = 1;
+		batch->seq_id[i][0] = seq[i];
+	}
+	return llama_decode(ctx, *batch);
+}
+
+llama_token xg_sample_logits(struct llama_sampler *smpl, const float *logits, int32_t n_vocab) {
+	llama_token_data *data = malloc(sizeof(llama_token_data) * (size_t)n_vocab);
+	if (data == NULL) {
+		return LLAMA_TOKEN_NULL;
+	}
+	for (int32_t t = 0; t < n_vocab; t++) {
+		data[t].id = t;
+		data[t].logit = logits[t];
+		data[t].p = 0.0f;
+	}
+	llama_token_data_array cur = {data, (size_t)n_vocab, -1, false};
+	llama_sampler_apply(smpl, &cur);
+	llama_token tok = LLAMA_TOKEN_NULL;
+	if (cur.selected >= 0 && (size_t)cur.selected < cur.size) {
+		tok = cur.data[cur.selected].id;
+		llama_sampler_accept(smpl, tok);
+	}
+	free(data);
+	return tok;
 }
 
 llama_token xg_sample(struct llama_sampler *smpl, struct llama_context *ctx) {

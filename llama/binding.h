@@ -22,7 +22,7 @@ size_t xg_last_error(char *buf, size_t size);
 struct llama_model *xg_load_model(const char *path, int n_gpu_layers, bool use_mmap, uintptr_t progress);
 struct llama_context *xg_new_context(struct llama_model *model, uint32_t n_ctx, uint32_t n_batch,
 		uint32_t n_ubatch, uint32_t n_seq_max, int32_t n_threads, int32_t n_threads_batch,
-		int flash_attn, xg_abort *abort_flag);
+		int flash_attn, bool kv_unified, xg_abort *abort_flag);
 void xg_abort_set(xg_abort *a, int v);
 
 // Allocates a batch with llama_batch_init into C memory.
@@ -34,7 +34,15 @@ void xg_batch_free(struct llama_batch *b);
 // thread's error text first.
 int32_t xg_decode_batch(struct llama_context *ctx, struct llama_batch *batch, int32_t n, int32_t pos0, int32_t seq);
 
+// Like xg_decode_batch for entries of several sequences: entry i goes to
+// position pos[i] of sequence seq[i].
+int32_t xg_decode_multi(struct llama_context *ctx, struct llama_batch *batch, int32_t n, const int32_t *pos, const int32_t *seq);
+
 llama_token xg_sample(struct llama_sampler *smpl, struct llama_context *ctx);
+
+// Samples from a row of logits held by the caller, exactly as
+// llama_sampler_sample does from the context's, and accepts the token.
+llama_token xg_sample_logits(struct llama_sampler *smpl, const float *logits, int32_t n_vocab);
 
 // Benchmark reference loops: plain llama_decode with no Go in between.
 int32_t xg_bench_prompt(struct llama_context *ctx, const llama_token *tokens, int32_t n, int32_t n_batch);

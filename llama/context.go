@@ -40,6 +40,10 @@ type ContextOptions struct {
 	// 0: runtime.NumCPU() and Threads.
 	Threads, ThreadsBatch int
 	FlashAttention        FlashAttention
+	// Unified keeps the KV cache of all sequences in one buffer, so that
+	// CopySeq shares cells instead of copying them (a common prefix is
+	// stored once) and any sequence may use any free cell.
+	Unified bool
 }
 
 // Context is a llama.cpp inference context: a KV cache plus compute buffers.
@@ -69,6 +73,8 @@ type Context struct {
 	outSeq    int
 	outs      map[int]outRow
 	hasOutput bool // the last Decode computed logits for its last position
+	// Logits of the last DecodeRuns, by sequence and position.
+	seqOuts map[struct{ seq, pos int }][]float32
 }
 
 type outRow struct {
@@ -126,7 +132,7 @@ func NewContext(m *Model, opts ContextOptions) (*Context, error) {
 	runtime.LockOSThread()
 	C.xg_clear_error()
 	ptr := C.xg_new_context(m.ptr, C.uint32_t(nCtx), C.uint32_t(nBatch), C.uint32_t(nUBatch),
-		C.uint32_t(nSeq), C.int32_t(threads), C.int32_t(threadsBatch), C.int(flash), abort)
+		C.uint32_t(nSeq), C.int32_t(threads), C.int32_t(threadsBatch), C.int(flash), C.bool(opts.Unified), abort)
 	msg := lastError()
 	runtime.UnlockOSThread()
 	if ptr == nil {
@@ -145,6 +151,9 @@ func NewContext(m *Model, opts ContextOptions) (*Context, error) {
 		nBatch: int(C.llama_n_batch(ptr)), nSeq: nSeq,
 		nEmbd: m.nEmbd, nVocab: m.nVocab,
 		outs: map[int]outRow{},
+	}
+	if opts.Unified { // any sequence may fill the whole cache
+		c.nCtxSeq = min(int(C.llama_n_ctx_seq(ptr)), nCtx)
 	}
 	c.tokBatch = C.xg_batch_new(C.int32_t(c.nBatch), 0, C.int32_t(nSeq))
 	c.res = &contextHandle{ptr: ptr, abort: abort, tok: c.tokBatch, m: m}
@@ -173,7 +182,7 @@ func (c *Context) Close() error {
 	c.abortMu.Unlock()
 	c.res.free()
 	c.ptr, c.abort, c.tokBatch, c.embBatch = nil, nil, nil, nil
-	c.outs = nil
+	c.outs, c.seqOuts = nil, nil
 	return nil
 }
 
@@ -276,28 +285,12 @@ func (c *Context) DecodeAt(ctx context.Context, seq, pos int, inputs ...Input) e
 	// left it (and the last logits) as they were.
 	c.hasOutput = false
 	clear(c.outs)
+	clear(c.seqOuts)
 	if pos < next && !bool(C.llama_memory_seq_rm(c.mem, C.llama_seq_id(seq), C.llama_pos(pos), -1)) {
 		return fmt.Errorf("decode: cannot remove positions from %d of sequence %d", pos, seq)
 	}
-	if ctx.Done() != nil {
-		c.abortMu.Lock()
-		gen := c.abortGen
-		c.abortMu.Unlock()
-		stop := context.AfterFunc(ctx, func() {
-			c.abortMu.Lock()
-			if c.abortGen == gen {
-				C.xg_abort_set(c.abort, 1)
-			}
-			c.abortMu.Unlock()
-		})
-		defer func() {
-			stop()
-			c.abortMu.Lock()
-			c.abortGen++
-			C.xg_abort_set(c.abort, 0)
-			c.abortMu.Unlock()
-		}()
-	}
+	stop := c.abortOn(ctx)
+	defer stop()
 	if err := c.decodeChunks(ctx, seq, pos, total, inputs); err != nil {
 		clear(c.outs)
 		C.llama_memory_seq_rm(c.mem, C.llama_seq_id(seq), C.llama_pos(pos), -1)

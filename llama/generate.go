@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/xraygpt-go/xraygpt/llama/internal/textstream"
+	"github.com/xraygpt-go/xraygpt/internal/textstream"
 )
 
 // StopReason says why Generate stopped.

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"unsafe"
 
-	"github.com/xraygpt-go/xraygpt/llama/internal/textstream"
+	"github.com/xraygpt-go/xraygpt/internal/textstream"
 )
 
 // Tokenize converts text into token ids. addSpecial adds BOS (and EOS) when
