@@ -58,14 +58,17 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 			gen.Seed = 0x5eed
 		}
 	}
-	g := s.generator()
+	if len(p.Stop) > 0 {
+		gen.Stop = p.Stop
+	}
+	e, g := s.ready()
 	if g == nil {
 		writeError(w, loading)
 		return
 	}
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
-	img, err := g.EncodeBytes(ctx, "image", p.Image)
+	img, err := e.EncodeBytes(ctx, "image", p.Image)
 	if err != nil {
 		if ctx.Err() != nil {
 			w.WriteHeader(statusClientClosed)
@@ -74,9 +77,9 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 		writeError(w, imageError(err))
 		return
 	}
-	req := genRequest{Image: img, Turns: p.Turns, Gen: gen, Stop: p.Stop}
+	req := engine.Request{Image: img, Turns: p.Turns, Gen: gen}
 	c := &completion{id: newID(), created: time.Now().Unix(), model: s.opts.Model}
-	var ans *genAnswer
+	var ans *engine.Answer
 	if p.Stream {
 		ans = s.stream(ctx, cancel, w, g, req, c, p.Usage)
 	} else {
@@ -90,9 +93,9 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	}
 	if ans != nil {
 		s.metrics.prompt.Add(float64(ans.PromptLength))
-		s.metrics.generated.Add(float64(ans.Tokens))
+		s.metrics.generated.Add(float64(len(ans.Tokens)))
 		if rec != nil {
-			rec.tokens = ans.Tokens
+			rec.tokens = len(ans.Tokens)
 		}
 	}
 }
@@ -111,10 +114,12 @@ func imageError(err error) *apiError {
 // went away.
 func (s *Server) genError(err error, clientGone bool) *apiError {
 	switch {
-	case errors.Is(err, errBusy):
+	case errors.Is(err, engine.ErrBusy):
 		return &apiError{Status: http.StatusTooManyRequests, Message: "the server is busy: every slot is generating and the queue is full; retry later", Type: "server_error", Code: "rate_limit_exceeded"}
 	case errors.Is(err, engine.ErrPromptTooLong):
 		return &apiError{Status: http.StatusBadRequest, Message: "the conversation does not fit in the context window: " + err.Error(), Type: "invalid_request_error", Param: "messages", Code: "context_length_exceeded"}
+	case errors.Is(err, engine.ErrClosed):
+		return &apiError{Status: http.StatusServiceUnavailable, Message: "the server is shutting down", Type: "server_error", Code: "shutting_down"}
 	case clientGone && errors.Is(err, context.Canceled):
 		return nil
 	}
@@ -135,7 +140,7 @@ func (s *Server) writeGenError(w http.ResponseWriter, r *http.Request, err error
 // does not wait for the client: its text is queued and written here, so a
 // slow reader does not hold a slot. The status is sent with the first text,
 // so errors before it (429, 400) still get their status.
-func (s *Server) stream(ctx context.Context, cancel context.CancelFunc, w http.ResponseWriter, g generator, req genRequest, c *completion, usage bool) *genAnswer {
+func (s *Server) stream(ctx context.Context, cancel context.CancelFunc, w http.ResponseWriter, g generator, req engine.Request, c *completion, usage bool) *engine.Answer {
 	var (
 		mu      sync.Mutex
 		pending []string
@@ -151,7 +156,7 @@ func (s *Server) stream(ctx context.Context, cancel context.CancelFunc, w http.R
 		}
 	}
 	type result struct {
-		ans *genAnswer
+		ans *engine.Answer
 		err error
 	}
 	done := make(chan result, 1)
@@ -270,7 +275,7 @@ func (c *completion) chunk(delta map[string]any, finish *string) map[string]any 
 	return m
 }
 
-func (c *completion) object(ans *genAnswer) map[string]any {
+func (c *completion) object(ans *engine.Answer) map[string]any {
 	m := c.base("chat.completion")
 	m["choices"] = []any{map[string]any{
 		"index":         0,
@@ -282,8 +287,9 @@ func (c *completion) object(ans *genAnswer) map[string]any {
 	return m
 }
 
-func usageOf(ans *genAnswer) map[string]int {
-	return map[string]int{"prompt_tokens": ans.PromptLength, "completion_tokens": ans.Tokens, "total_tokens": ans.PromptLength + ans.Tokens}
+func usageOf(ans *engine.Answer) map[string]int {
+	n := len(ans.Tokens)
+	return map[string]int{"prompt_tokens": ans.PromptLength, "completion_tokens": n, "total_tokens": ans.PromptLength + n}
 }
 
 func finishReason(r llama.StopReason) string {

@@ -7,6 +7,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/xraygpt-go/xraygpt/engine"
 )
 
 // metrics are the server's Prometheus series, in a registry of its own.
@@ -19,7 +21,7 @@ type metrics struct {
 	generated prometheus.Counter
 }
 
-func newMetrics(stats func() genStats) *metrics {
+func newMetrics(stats func() engine.SchedulerStats) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -40,13 +42,20 @@ func newMetrics(stats func() genStats) *metrics {
 			Name: "xraygpt_generated_tokens_total", Help: "Tokens generated.",
 		}),
 	}
-	gauge := func(name, help string, f func(genStats) int) prometheus.Collector {
+	gauge := func(name, help string, f func(engine.SchedulerStats) int) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 { return float64(f(stats())) })
 	}
+	counter := func(name, help string, f func(engine.SchedulerStats) int64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(f(stats())) })
+	}
 	m.reg.MustRegister(m.requests, m.duration, m.firstText, m.prompt, m.generated,
-		gauge("xraygpt_slots", "Sequences that can generate at once.", func(s genStats) int { return s.Slots }),
-		gauge("xraygpt_slots_busy", "Slots generating now.", func(s genStats) int { return s.Busy }),
-		gauge("xraygpt_queue_depth", "Requests waiting for a slot.", func(s genStats) int { return s.Queued }),
+		gauge("xraygpt_slots", "Sequences that can generate at once.", func(s engine.SchedulerStats) int { return s.Slots }),
+		gauge("xraygpt_slots_busy", "Slots generating now.", func(s engine.SchedulerStats) int { return s.Busy }),
+		gauge("xraygpt_queue_depth", "Requests waiting for a slot.", func(s engine.SchedulerStats) int { return s.Queued }),
+		counter("xraygpt_reused_prompt_positions_total", "Prompt positions taken from the KV cache instead of decoded (shared system prompt, and the image and earlier turns of follow-ups).",
+			func(s engine.SchedulerStats) int64 { return s.ReusedPositions }),
+		counter("xraygpt_decode_steps_total", "Decode steps of the scheduler.", func(s engine.SchedulerStats) int64 { return s.Steps }),
+		counter("xraygpt_batched_tokens_total", "Generated tokens that shared a decode step with another sequence's.", func(s engine.SchedulerStats) int64 { return s.BatchedTokens }),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

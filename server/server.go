@@ -31,8 +31,8 @@ type Options struct {
 	// CORSOrigin, when set, is the origin ("*" for any) allowed to call the
 	// API from a browser page served elsewhere.
 	CORSOrigin string
-	// Gen holds the sampling defaults of requests; zero value:
-	// engine.DefaultGenerateOptions.
+	// Gen holds the sampling defaults of requests; when MaxTokens,
+	// Temperature, TopK and TopP are all zero: engine.DefaultGenerateOptions.
 	Gen engine.GenerateOptions
 	// MaxTokensCap is the most new tokens a request may ask for; 0: 1024.
 	MaxTokensCap int
@@ -57,8 +57,9 @@ type Server struct {
 	metrics *metrics
 
 	mu       sync.RWMutex
+	engine   *engine.Engine
 	gen      generator // nil while loading
-	pool     *chatPool
+	sched    *engine.Scheduler
 	draining bool
 }
 
@@ -67,7 +68,7 @@ func New(opts Options) *Server {
 	if opts.MaxBody <= 0 {
 		opts.MaxBody = 32 << 20
 	}
-	if opts.Gen == (engine.GenerateOptions{}) {
+	if opts.Gen.MaxTokens == 0 && opts.Gen.TopP == 0 && opts.Gen.Temperature == 0 && opts.Gen.TopK == 0 {
 		opts.Gen = engine.DefaultGenerateOptions()
 	}
 	if opts.MaxTokensCap <= 0 {
@@ -100,15 +101,16 @@ func New(opts Options) *Server {
 	return s
 }
 
-// SetEngine starts serving requests on e with Options.Slots sequences at
-// once and Options.Queue more waiting.
+// SetEngine starts serving requests on e through a scheduler with
+// Options.Slots sequences generating at once and Options.Queue more
+// waiting (engine.SchedulerOptions' defaults for zeros).
 func (s *Server) SetEngine(e *engine.Engine) error {
-	pool, err := newChatPool(e, s.opts.Slots, s.opts.Queue)
+	sched, err := e.NewScheduler(engine.SchedulerOptions{Slots: s.opts.Slots, Queue: s.opts.Queue})
 	if err != nil {
 		return err
 	}
 	s.mu.Lock()
-	s.gen, s.pool = pool, pool
+	s.engine, s.gen, s.sched = e, sched, sched
 	s.mu.Unlock()
 	return nil
 }
@@ -121,29 +123,32 @@ func (s *Server) Drain() {
 	s.mu.Unlock()
 }
 
-// Close releases the engine's slots; call it after the HTTP server has
-// shut down.
+// Close stops the scheduler (requests still running end with an error);
+// call it after the HTTP server has shut down. The engine stays open.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.gen = nil
-	if s.pool != nil {
-		return s.pool.Close()
+	if s.sched != nil {
+		err := s.sched.Close()
+		s.sched = nil
+		return err
 	}
 	return nil
 }
 
-func (s *Server) generator() generator {
+// ready returns the engine and the scheduler, or nil while loading.
+func (s *Server) ready() (*engine.Engine, generator) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.gen
+	return s.engine, s.gen
 }
 
-func (s *Server) stats() genStats {
-	if g := s.generator(); g != nil {
+func (s *Server) stats() engine.SchedulerStats {
+	if _, g := s.ready(); g != nil {
 		return g.Stats()
 	}
-	return genStats{}
+	return engine.SchedulerStats{}
 }
 
 // HTTPServer returns an http.Server for addr with the server's timeouts: a

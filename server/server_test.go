@@ -313,6 +313,25 @@ func TestStreaming(t *testing.T) {
 	}
 }
 
+// A follow-up that repeats a conversation reuses its KV cache: the image
+// and the first turn are not decoded again.
+func TestFollowUpReusesKVCache(t *testing.T) {
+	s, ts, _ := newTestServer(t, Options{Slots: 2}, nil)
+	img := dataURL(t, demoImage, "image/png")
+	first := []any{map[string]any{"role": "user", "content": []any{imagePart(img), textPart("What do you see?")}}}
+	before := s.stats().ReusedPositions
+	a := complete(t, ts.URL, map[string]any{"temperature": 0, "max_tokens": 12, "messages": first})
+	mid := s.stats().ReusedPositions
+	b := complete(t, ts.URL, map[string]any{"temperature": 0, "max_tokens": 12, "messages": append(first,
+		map[string]any{"role": "assistant", "content": a.Choices[0].Message.Content},
+		map[string]any{"role": "user", "content": "Is the heart enlarged?"})})
+	after := s.stats().ReusedPositions
+	t.Logf("first: %d prompt positions, %d reused; follow-up: %d, %d reused", a.Usage.PromptTokens, mid-before, b.Usage.PromptTokens, after-mid)
+	if after-mid < int64(a.Usage.PromptTokens) || b.Usage.PromptTokens <= a.Usage.PromptTokens {
+		t.Errorf("follow-up reused %d positions; the first prompt had %d", after-mid, a.Usage.PromptTokens)
+	}
+}
+
 func TestStopStringsAndSeed(t *testing.T) {
 	_, ts, _ := newTestServer(t, Options{}, nil)
 	img := dataURL(t, demoImage, "image/png")
@@ -496,7 +515,7 @@ type slowGen struct {
 	errs   []error
 }
 
-func (g *slowGen) Do(ctx context.Context, req genRequest) (*genAnswer, error) {
+func (g *slowGen) Do(ctx context.Context, req engine.Request) (*engine.Answer, error) {
 	on := req.OnText
 	req.OnText = func(s string) {
 		g.pieces.Add(1)

@@ -351,7 +351,7 @@ func testBrowser(t *testing.T, url, key string) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(browser, 60*time.Second)
 		defer cancel()
-		shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100) // 100: PNG)
+		shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // quality 100: PNG
 		if err != nil {
 			t.Fatalf("screenshot: %v", err)
 		}
