@@ -212,8 +212,8 @@ func TestServe(t *testing.T) {
 		}
 		var got struct {
 			Model, Plain, Finish, Streamed, Followup, WrongKey, BadImage, RemoteImage string
-			Chunks                                                                  int
-			Usage                                                                   struct{ Prompt_tokens, Completion_tokens int }
+			Chunks                                                                    int
+			Usage                                                                     struct{ Prompt_tokens, Completion_tokens int }
 		}
 		if err := json.Unmarshal(out, &got); err != nil {
 			t.Fatalf("%v: %s", err, out)
