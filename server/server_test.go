@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"image"
+	"image/jpeg"
 	"image/png"
 	"io"
 	"log"
@@ -18,6 +19,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -329,6 +331,49 @@ func TestFollowUpReusesKVCache(t *testing.T) {
 	t.Logf("first: %d prompt positions, %d reused; follow-up: %d, %d reused", a.Usage.PromptTokens, mid-before, b.Usage.PromptTokens, after-mid)
 	if after-mid < int64(a.Usage.PromptTokens) || b.Usage.PromptTokens <= a.Usage.PromptTokens {
 		t.Errorf("follow-up reused %d positions; the first prompt had %d", after-mid, a.Usage.PromptTokens)
+	}
+}
+
+// An error after the stream has started is sent as an error event.
+func TestStreamErrorAfterStart(t *testing.T) {
+	slow := &slowGen{delay: 50 * time.Millisecond}
+	s, ts, _ := newTestServer(t, Options{}, func(g generator) generator { slow.generator = g; return slow })
+	resp := post(t, ts.URL+"/v1/chat/completions", map[string]any{"stream": true, "temperature": 0, "max_tokens": 200,
+		"messages": []any{map[string]any{"role": "user", "content": []any{imagePart(dataURL(t, demoImage, "image/png")), textPart("Describe it.")}}}})
+	defer resp.Body.Close()
+	br := bufio.NewReader(resp.Body)
+	if line, err := br.ReadString('\n'); err != nil || !strings.HasPrefix(line, "data: ") {
+		t.Fatalf("first line %q %v", line, err)
+	}
+	s.Close() // the scheduler stops under the request
+	events, done := readSSE(t, br)
+	if done || len(events) == 0 {
+		t.Fatalf("want an error event and no [DONE], got %v (done %v)", events, done)
+	}
+	last, _ := events[len(events)-1]["error"].(map[string]any)
+	if last == nil || last["code"] != "shutting_down" || last["message"] == "" {
+		t.Errorf("last event %v", events[len(events)-1])
+	}
+}
+
+// A JPEG upload goes through the same decoder as a JPEG file.
+func TestJPEG(t *testing.T) {
+	_, ts, _ := newTestServer(t, Options{}, nil)
+	img, err := imaging.Load(demoImage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "x.jpg")
+	var b bytes.Buffer
+	if err := jpeg.Encode(&b, img, &jpeg.Options{Quality: 90}); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(path, b.Bytes(), 0o644)
+	want := reference(t, path, 300, engine.DefaultQuestion)[0]
+	c := complete(t, ts.URL, map[string]any{"temperature": 0, "messages": []any{map[string]any{"role": "user", "content": []any{
+		map[string]any{"type": "image_url", "image_url": dataURL(t, path, "image/jpeg")}, textPart(engine.DefaultQuestion)}}}})
+	if got := c.Choices[0].Message.Content; got != want {
+		t.Errorf("JPEG: %q, want %q", got, want)
 	}
 }
 

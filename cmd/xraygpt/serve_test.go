@@ -406,3 +406,36 @@ func testBrowser(t *testing.T, url, key string) {
 		t.Errorf("DICOM summary %q, summarize: %q", dicomSummary, wantDICOM)
 	}
 }
+
+func TestServeUsageErrors(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty")
+	os.WriteFile(empty, []byte("\n"), 0o600)
+	cases := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"serve", "x.png"}, 2, "takes no arguments"},
+		{[]string{"serve", "--max-body", "12XB"}, 2, "--max-body"},
+		{[]string{"serve", "--max-body", "0"}, 2, "--max-body"},
+		{[]string{"serve", "--parallel", "0"}, 2, "--parallel 0"},
+		{[]string{"serve", "--port", "70000"}, 2, "--port 70000"},
+		{[]string{"serve", "--max-tokens-cap", "0"}, 2, "--max-tokens-cap"},
+		{[]string{"serve", "--api-key", "a", "--api-key-file", empty}, 2, "not both"},
+		{[]string{"serve", "--api-key-file", empty}, 2, "first line is empty"},
+		{[]string{"serve", "--api-key-file", filepath.Join(dir, "missing")}, 1, "missing"},
+		{[]string{"serve", "--api-key", "two words"}, 2, "white space"},
+	}
+	for _, c := range cases {
+		_, err, code := run(t, c.args...)
+		if code != c.code || err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: exit %d, err %v; want exit %d and %q", c.args, code, err, c.code, c.want)
+		}
+	}
+	for in, want := range map[string]int64{"32MB": 32 << 20, "512kb": 512 << 10, "1GiB": 1 << 30, "1000": 1000, " 2 M ": 2 << 20} {
+		if got, err := parseSize(in); err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+}

@@ -27,7 +27,8 @@ function headers() {
 function setBusy(b) {
   busy = b;
   const answered = turns.some((t) => t.role === "assistant");
-  $("summarize").disabled = b || !imageURL;
+  $("summarize").disabled = b || !imageURL || turns.length > 0;
+  $("question").placeholder = answered ? "Ask about this image" : "Summarize first, then ask about the image";
   $("question").disabled = b || !answered;
   $("ask").disabled = b || !answered;
   $("copy").disabled = b || !answered;
