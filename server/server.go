@@ -94,6 +94,16 @@ func New(opts Options) *Server {
 	mux.Handle("GET /metrics", s.auth(s.metrics.handler().ServeHTTP))
 	mux.HandleFunc("GET /{$}", s.page)
 	mux.Handle("GET /assets/", assets())
+	// The API's routes with another method: 405 in the API's error shape.
+	for path, allow := range map[string]string{
+		"/v1/chat/completions": "POST", "/v1/models": "GET", "/v1/models/{id}": "GET",
+		"/v1/xraygpt/preview": "POST", "/health": "GET", "/metrics": "GET",
+	} {
+		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", allow)
+			writeError(w, &apiError{Status: http.StatusMethodNotAllowed, Message: fmt.Sprintf("%s %s: use %s", r.Method, r.URL.Path, allow), Type: "invalid_request_error", Code: "method_not_allowed"})
+		})
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{Status: http.StatusNotFound, Message: fmt.Sprintf("no route %s %s", r.Method, r.URL.Path), Type: "invalid_request_error", Code: "not_found"})
 	})
@@ -182,7 +192,7 @@ func (s *Server) Handler() http.Handler {
 		}
 		d := time.Since(start)
 		route := r.Pattern
-		if route == "" || route == "/" {
+		if route == "" || route == "/" || !strings.Contains(route, " ") {
 			route = "other"
 		} else if _, path, ok := strings.Cut(route, " "); ok {
 			route = path

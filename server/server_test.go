@@ -474,6 +474,16 @@ func TestErrors(t *testing.T) {
 			t.Errorf("%s: no param, want %q", c.name, c.param)
 		}
 	}
+	// Another method on an API route is a 405, in the same shape.
+	r405, err := http.Get(ts.URL + "/v1/chat/completions")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(r405.Body)
+	r405.Body.Close()
+	if r405.StatusCode != 405 || r405.Header.Get("Allow") != "POST" || !strings.Contains(string(raw), "method_not_allowed") {
+		t.Errorf("GET /v1/chat/completions: %d %s", r405.StatusCode, raw)
+	}
 	// Unknown routes and models are 404s in the same shape.
 	for _, path := range []string{"/v1/completions", "/v1/models/gpt-4o"} {
 		resp, _ := http.Get(ts.URL + path)

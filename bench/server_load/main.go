@@ -51,7 +51,7 @@ func main() {
 	requests := flag.Int("requests", 64, "requests in the concurrent phase")
 	clients := flag.Int("clients", 16, "concurrent clients")
 	parallel := flag.Int("parallel", 4, "the server's --parallel")
-	queue := flag.Int("queue", 0, "the server's --queue (0: its default, 4 x --parallel)")
+	queue := flag.Int("queue", 4, "the server's --queue (fewer places than clients, so that some requests get 429)")
 	maxTokens := flag.Int("max-tokens", 64, "max_tokens of each request")
 	threads := flag.Int("threads", 0, "the server's --threads (0: its default)")
 	flag.Parse()
