@@ -310,7 +310,7 @@ func testBrowser(t *testing.T, url, key string) {
 	wantPNG := cliChat(t, sharedXray)
 	wantDICOM := cliSummary(t, sharedDICOM)
 	xray, _ := filepath.Abs(sharedXray)
-	dcm, _ := filepath.Abs(sharedDICOM)
+	dcm := sharedDICOM
 	junk := filepath.Join(t.TempDir(), "notes.png")
 	os.WriteFile(junk, []byte("not an image"), 0o644)
 
@@ -394,10 +394,27 @@ func testBrowser(t *testing.T, url, key string) {
 	if errText := text("#error"); !strings.Contains(errText, "Cannot use this image") || !strings.Contains(errText, "400") {
 		t.Errorf("error shown: %q", errText)
 	}
-	step("upload the DICOM file",
-		chromedp.SetUploadFiles("#file", []string{dcm}),
+	// The DICOM file is dropped on the page, and Summarize pressed with the keyboard.
+	dcmBytes, err := os.ReadFile(dcm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	drop := fmt.Sprintf(`(() => {
+		const b = atob(%q), u = new Uint8Array(b.length);
+		for (let i = 0; i < b.length; i++) u[i] = b.charCodeAt(i);
+		const dt = new DataTransfer();
+		dt.items.add(new File([u], "chest.dcm"));
+		return document.getElementById("drop").dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true, cancelable: true}));
+	})()`, base64.StdEncoding.EncodeToString(dcmBytes))
+	step("drop the DICOM file",
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := chromedp.Evaluate[bool](drop)(ctx, tg)
+			return err
+		}),
 		chromedp.WaitVisible("#preview"),
-		chromedp.Click("#summarize"),
+		chromedp.WaitEnabled("#summarize"),
+		chromedp.Focus("#summarize"),
+		chromedp.KeyEvent(kb.Enter),
 		chromedp.WaitVisible(done(2)),
 	)
 	dicomSummary := text(done(2))
