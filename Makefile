@@ -54,9 +54,15 @@ all: build
 build:
 	$(GO) build -o $(BIN) ./cmd/xraygpt
 
+# The packages with concurrency (the scheduler, batch's pipeline, the CLI's
+# commands on top of them, the binding's locks) also run under the race
+# detector.
+RACE_PKGS := ./engine/ ./batch/ ./cmd/... ./llama/
+
 test: $(TEST_PLUGINS)
 	$(GO) vet ./...
 	GGML_VK_VISIBLE_DEVICES=0 XRAYGPT_TEST_REQUIRE_GPU=$(if $(TEST_PLUGINS),1,) $(GO) test -timeout 40m ./...
+	$(GO) test -race -timeout 30m $(RACE_PKGS)
 
 demo: build
 	@if [ -n "$$XRAYGPT_MODEL$$XRAYGPT_MODEL_DIR" ] || [ -f "$${XDG_CONFIG_HOME:-$$HOME/.config}/xraygpt/config.json" ]; then \

@@ -330,3 +330,51 @@ func TestProgressPlainLines(t *testing.T) {
 		t.Errorf("got:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+// TestRunnerParallel runs the language stage on three items at once: all
+// three are in Generate together, and every item is written exactly once.
+func TestRunnerParallel(t *testing.T) {
+	f := &fakeStages{generateT: 30 * time.Millisecond}
+	path := filepath.Join(t.TempDir(), "out.jsonl")
+	out, _ := OpenOutput(path)
+	r := f.runner(4)
+	r.Parallel = 3
+	var inGen, peak atomic.Int32
+	all3 := make(chan struct{})
+	var once sync.Once
+	gen := r.Generate
+	r.Generate = func(ctx context.Context, it Item, enc Encoded) (Generated, error) {
+		n := inGen.Add(1)
+		defer inGen.Add(-1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		if n == 3 {
+			once.Do(func() { close(all3) })
+		}
+		select { // the first items wait until three run at once
+		case <-all3:
+		case <-time.After(5 * time.Second):
+		}
+		return gen(ctx, it, enc)
+	}
+	var items []Item
+	for i := range 10 {
+		items = append(items, Item{ID: fmt.Sprint(i)})
+	}
+	stats, err := r.Run(context.Background(), items, out)
+	out.Close()
+	if err != nil || stats.Succeeded != 10 {
+		t.Fatalf("%v %+v", err, stats)
+	}
+	if p := peak.Load(); p != 3 {
+		t.Errorf("%d items generated at once, want 3", p)
+	}
+	results, _ := ReadResults(path)
+	seen := map[string]int{}
+	for _, res := range results {
+		seen[res.ID]++
+	}
+	if len(results) != 10 || len(seen) != 10 {
+		t.Errorf("%d lines for %d ids: %v", len(results), len(seen), seen)
+	}
+}

@@ -3,6 +3,7 @@ package batch
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -22,13 +23,18 @@ type Generated struct {
 	Timings Timings
 }
 
-// Runner summarizes items with two stages. While Generate works on one
-// image, Encode already works on the next ones, up to Queue images ahead.
+// Runner summarizes items with two stages. While Generate works on
+// Parallel images at once, Encode already works on the next ones, up to
+// Queue images ahead. Results are written as items finish, one whole line
+// each.
 type Runner struct {
 	// Encode runs the vision stage for an item.
 	Encode func(ctx context.Context, it Item) (Encoded, error)
-	// Generate runs the language stage on an encoded item.
+	// Generate runs the language stage on an encoded item. It is called
+	// from Parallel goroutines at once.
 	Generate func(ctx context.Context, it Item, enc Encoded) (Generated, error)
+	// Parallel is how many items are in the language stage at once; 0: 1.
+	Parallel int
 	// Queue is how many encoded images may wait for the language stage;
 	// 0 means 2. A negative value runs the stages one after the other.
 	Queue int
@@ -76,13 +82,10 @@ func (r *Runner) Run(ctx context.Context, items []Item, out *Output) (Stats, err
 	if r.Progress != nil {
 		r.Progress.Start(len(todo), stats.Skipped)
 	}
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	record := func(e encodedItem) error {
-		res := r.finish(ctx, e)
-		if ctx.Err() != nil {
-			return ctx.Err() // an interrupted item is not recorded: it runs again next time
-		}
+	record := func(res Result) error {
 		if err := out.Write(res); err != nil {
 			return err
 		}
@@ -96,28 +99,44 @@ func (r *Runner) Run(ctx context.Context, items []Item, out *Output) (Stats, err
 		}
 		return nil
 	}
-	var err error
-	if r.Queue < 0 {
-		for _, it := range todo {
-			if err = record(r.encode(ctx, it)); err != nil {
-				break
+	var next func() (encodedItem, bool)
+	if r.Queue < 0 { // each worker encodes its next item itself
+		var mu sync.Mutex
+		next = func() (encodedItem, bool) {
+			mu.Lock()
+			if len(todo) == 0 || ctx.Err() != nil {
+				mu.Unlock()
+				return encodedItem{}, false
 			}
+			it := todo[0]
+			todo = todo[1:]
+			mu.Unlock()
+			return r.encode(ctx, it), true
 		}
 	} else {
-		for e := range r.encodeAhead(ctx, todo) {
-			if err = record(e); err != nil {
-				break
-			}
+		ch := r.encodeAhead(ctx, todo)
+		next = func() (encodedItem, bool) {
+			e, ok := <-ch
+			return e, ok
 		}
 	}
-	if err != nil && ctx.Err() == nil {
-		return stats, err
+	var err error
+	for res := range r.generate(ctx, next) {
+		if err != nil {
+			continue // drain: the workers end as ctx is cancelled
+		}
+		if err = record(res); err != nil {
+			cancel()
+		}
+	}
+	if err != nil && parent.Err() == nil {
+		return stats, err // the output could not be written
 	}
 	stats.Elapsed = time.Since(start)
 	if r.Progress != nil {
 		r.Progress.Finish(stats)
 	}
-	return stats, ctx.Err()
+	return stats, parent.Err()
 }
 
 // encodeAhead runs the vision stage in a goroutine ahead of the consumer.
@@ -141,6 +160,40 @@ func (r *Runner) encodeAhead(ctx context.Context, todo []Item) <-chan encodedIte
 		}
 	}()
 	return ch
+}
+
+// generate runs the language stage on Parallel items at once and sends
+// each result as it is done, in completion order.
+func (r *Runner) generate(ctx context.Context, next func() (encodedItem, bool)) <-chan Result {
+	n := max(r.Parallel, 1)
+	out := make(chan Result)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				e, ok := next()
+				if !ok {
+					return
+				}
+				res := r.finish(ctx, e)
+				if res.Error != "" && ctx.Err() != nil {
+					return // interrupted, not failed: it runs again next time
+				}
+				select {
+				case out <- res:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	go func() {
+		wg.Wait()
+		close(out)
+	}()
+	return out
 }
 
 func (r *Runner) encode(ctx context.Context, it Item) encodedItem {

@@ -2,7 +2,8 @@
 # Installs what building and testing xraygpt-go needs on a fresh machine.
 #   Debian/Ubuntu: C/C++ compiler, make, OpenBLAS (optional fast vision path),
 #                  and the Vulkan toolchain + Mesa's CPU Vulkan driver (lavapipe)
-#                  used by the GPU-backend tests; chromium, nodejs and npm
+#                  used by the GPU-backend tests, Slurm + munge for the
+#                  job-array test (deploy/slurm), and chromium and nodejs/npm
 #                  for the server's browser and openai-client tests.
 #   macOS:         checks for the Xcode command line tools and Go.
 # Go itself (>= 1.22; the go command fetches the exact toolchain in go.mod)
@@ -15,7 +16,9 @@ Linux)
 		echo "install-deps: no apt-get here; install a C/C++ compiler, make, cmake, OpenBLAS, glslc and the Vulkan headers yourself" >&2
 		exit 0
 	fi
-	pkgs=(build-essential pkg-config libopenblas0-pthread cmake ninja-build glslc libvulkan-dev mesa-vulkan-drivers chromium nodejs)
+	pkgs=(build-essential pkg-config libopenblas0-pthread cmake ninja-build glslc libvulkan-dev mesa-vulkan-drivers
+	slurmctld slurmd slurm-client munge # a one-node Slurm cluster for deploy/slurm's test
+	chromium nodejs)                    # the server's browser and openai-client tests
 	# NodeSource's nodejs carries npm (and conflicts with Debian's npm package).
 	command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 	missing=()

@@ -46,6 +46,13 @@ type Options struct {
 	Progress func(fraction float32)
 	// Vision tunes the vision encoder (BLAS implementation, threads).
 	Vision vision.Options
+	// PromptCacheDir, when set, is a folder where the KV state of XrayGPT's
+	// fixed system prompt is kept between processes (see the prompt cache
+	// in promptcache.go); "" decodes it in every process.
+	PromptCacheDir string
+	// Warn, when set, receives problems the engine worked around (a stale
+	// or corrupt prompt cache file).
+	Warn func(msg string)
 }
 
 // DefaultContextSize is XrayGPT's max_length (2000) rounded up to a multiple
@@ -195,6 +202,12 @@ func (e *Engine) Close() error {
 		err = err2
 	}
 	return err
+}
+
+func (e *Engine) warn(msg string) {
+	if e.opts.Warn != nil {
+		e.opts.Warn(msg)
+	}
 }
 
 // LoadTime is how long Open took.

@@ -35,6 +35,14 @@ type SchedulerOptions struct {
 	// a long prompt does not stall the sequences that are generating; 0:
 	// the context's batch size.
 	PrefillChunk int
+	// Draft, when > 0, turns on speculative decoding for greedy requests:
+	// up to Draft tokens proposed from n-gram matches (the conversation,
+	// earlier answers, DraftCorpus) are verified in the same step as the
+	// next token. The text is the same as without it.
+	Draft int
+	// DraftCorpus holds report texts to draft from (e.g. a hospital's
+	// earlier reports).
+	DraftCorpus []string
 }
 
 // Request is one answer to generate.
@@ -68,6 +76,9 @@ type SchedulerStats struct {
 	// Steps counts decode steps; BatchedTokens the generated tokens that
 	// shared a step with another sequence's.
 	Steps, BatchedTokens int64
+	// DraftTokens counts the draft tokens proposed, DraftAccepted those the
+	// model confirmed.
+	DraftTokens, DraftAccepted int64
 }
 
 // Scheduler serves many conversations at once from one language model and
@@ -97,6 +108,8 @@ type Scheduler struct {
 	busy                       atomic.Int64
 	promptTokens, generated    atomic.Int64
 	reused, steps, batchedToks atomic.Int64
+	draftTokens, draftAccepted atomic.Int64
+	drafts                     drafter
 	useClock                   int64 // admission counter, for least-recently-used slots
 }
 
@@ -186,6 +199,14 @@ func (e *Engine) NewScheduler(opts SchedulerOptions) (*Scheduler, error) {
 	for i := range opts.Slots {
 		s.slots = append(s.slots, &slot{seq: i})
 	}
+	for _, r := range opts.DraftCorpus {
+		toks, err := e.llm.Tokenize(" "+r, false, false)
+		if err != nil {
+			lctx.Close()
+			return nil, fmt.Errorf("new scheduler: draft corpus: %w", err)
+		}
+		s.drafts.corpus = append(s.drafts.corpus, toks)
+	}
 	go s.loop()
 	return s, nil
 }
@@ -204,6 +225,7 @@ func (s *Scheduler) Stats() SchedulerStats {
 		Slots: s.opts.Slots, Busy: int(s.busy.Load()), Queued: int(s.queued.Load()),
 		PromptTokens: s.promptTokens.Load(), GeneratedTokens: s.generated.Load(),
 		ReusedPositions: s.reused.Load(), Steps: s.steps.Load(), BatchedTokens: s.batchedToks.Load(),
+		DraftTokens: s.draftTokens.Load(), DraftAccepted: s.draftAccepted.Load(),
 	}
 }
 
@@ -368,11 +390,17 @@ func (s *Scheduler) ensureHead() (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("tokenize prompt: %w", err)
 	}
+	key, loaded := s.loadHead(head)
+	if loaded {
+		s.head = head
+		return 0, nil
+	}
 	if err := s.lctx.DecodeAt(context.Background(), s.prefixSeq, 0, llama.TokenInput(head)); err != nil {
 		return 0, fmt.Errorf("decode the system prompt: %w", err)
 	}
 	s.promptTokens.Add(int64(len(head)))
 	s.head = head
+	s.saveHead(key)
 	return len(head), nil
 }
 
@@ -508,7 +536,9 @@ func (s *Scheduler) step() {
 			continue
 		}
 		if len(sl.pending) == 0 {
-			runs = append(runs, llama.Run{Seq: sl.seq, Pos: sl.pos, Input: llama.TokenInput([]llama.Token{sl.last}), Logits: true})
+			in := llama.TokenInput(append([]llama.Token{sl.last}, s.draftFor(sl)...))
+			in.Logits = true
+			runs = append(runs, llama.Run{Seq: sl.seq, Pos: sl.pos, Input: in})
 			owners = append(owners, owner{sl, true})
 			generating++
 		}
@@ -580,44 +610,89 @@ func (s *Scheduler) step() {
 		}
 	}
 	for i, r := range runs {
-		if !r.Logits {
-			continue
+		o := owners[i]
+		switch {
+		case o.gen:
+			s.verify(o.sl, r.Pos, r.Input.Tokens[1:])
+		case r.Logits: // the prompt is complete
+			o.sl.genStart = time.Now()
+			s.sampleAt(o.sl, r.Pos+len(r.Input.Tokens)-1)
 		}
-		sl := owners[i].sl
-		if sl.genStart == (time.Time{}) {
-			sl.genStart = time.Now()
-		}
-		s.sample(sl)
 	}
 }
 
-// sample picks slot sl's next token and streams its text.
-func (s *Scheduler) sample(sl *slot) {
-	t, err := sl.smpl.SampleSeq(s.lctx, sl.seq, sl.pos-1)
+// draftFor proposes draft tokens for a generating slot: none unless the
+// scheduler drafts and the slot decodes greedily (a deterministic draft
+// then never changes the text), and none past the answer's token budget or
+// the slot's context.
+func (s *Scheduler) draftFor(sl *slot) []llama.Token {
+	if s.opts.Draft <= 0 || sl.j.req.Gen.Temperature > 0 {
+		return nil
+	}
+	k := min(s.opts.Draft, sl.maxNew-len(sl.tokens)-1, s.opts.ContextSize-sl.pos-2)
+	if k <= 0 {
+		return nil
+	}
+	d := s.drafts.draft(append(sl.text[:len(sl.text):len(sl.text)], sl.last), k)
+	s.draftTokens.Add(int64(len(d)))
+	return d
+}
+
+// sampleAt picks slot sl's next token from the logits at position pos and
+// streams its text; it reports whether the slot goes on generating.
+func (s *Scheduler) sampleAt(sl *slot, pos int) (llama.Token, bool) {
+	t, err := sl.smpl.SampleSeq(s.lctx, sl.seq, pos)
 	if err != nil {
 		s.finish(sl, fmt.Errorf("generate: %w", err))
-		return
+		return t, false
 	}
 	sl.tokens = append(sl.tokens, t)
 	s.generated.Add(1)
 	if s.e.llm.IsEOG(t) {
 		s.end(sl, llama.StopEOG, "")
-		return
+		return t, false
 	}
 	piece, hit := sl.stop.Push(sl.detok.Add(t))
 	if hit {
 		s.emit(sl, piece)
 		s.end(sl, llama.StopString, "")
-		return
+		return t, false
 	}
 	s.emit(sl, piece)
 	switch {
 	case len(sl.tokens) >= sl.maxNew:
 		s.end(sl, llama.StopMaxTokens, sl.detok.Flush())
-	case sl.pos >= s.opts.ContextSize:
+		return t, false
+	case pos+1 >= s.opts.ContextSize:
 		s.end(sl, llama.StopContextFull, sl.detok.Flush())
-	default:
-		sl.last = t
+		return t, false
+	}
+	sl.last = t
+	return t, true
+}
+
+// verify samples a generating slot after a step that decoded its last token
+// and draft tokens d at positions pos0..: drafts are accepted while they
+// are what the model picks, the first token that differs is the model's
+// own, and the cache positions of the rejected drafts are removed. With no
+// draft this is one ordinary sampling step.
+func (s *Scheduler) verify(sl *slot, pos0 int, d []llama.Token) {
+	accepted := 0
+	for i := 0; i <= len(d); i++ {
+		t, more := s.sampleAt(sl, pos0+i)
+		if !more || i == len(d) || t != d[i] {
+			break
+		}
+		accepted++
+	}
+	s.draftAccepted.Add(int64(accepted))
+	if rejected := len(d) - accepted; rejected > 0 {
+		sl.pos -= rejected
+		sl.text = sl.text[:len(sl.text)-rejected]
+		if err := s.lctx.RemoveRange(sl.seq, sl.pos, -1); err != nil && sl.j != nil {
+			s.finish(sl, err)
+			sl.forget()
+		}
 	}
 }
 
@@ -646,6 +721,7 @@ func (s *Scheduler) end(sl *slot, reason llama.StopReason, rest string) {
 			sl.j.req.OnText(out)
 		}
 	}
+	s.drafts.remember(sl.tokens)
 	t := sl.timings
 	t.GeneratedTokens = len(sl.tokens)
 	t.Generate = time.Since(sl.genStart)

@@ -81,12 +81,25 @@ type Result struct {
 // predictions file's own reference column ("reference" or "report" by
 // default). With a references file, only its references are used.
 func EvaluateFiles(ctx context.Context, predPath, refPath string, opts Options) (*Result, error) {
-	preds, err := ReadFile(predPath, opts.PredictionFormat, opts.Fields)
-	if err != nil {
-		return nil, fmt.Errorf("read predictions: %w", err)
+	return EvaluateFileSet(ctx, []string{predPath}, refPath, opts)
+}
+
+// EvaluateFileSet is EvaluateFiles with the predictions spread over
+// several files (the shards of a batch), read in order as one list: a
+// failed row in one file gives way to a success in another, and two
+// successes for one id are ErrDuplicateID naming both places.
+func EvaluateFileSet(ctx context.Context, predPaths []string, refPath string, opts Options) (*Result, error) {
+	var preds []Record
+	for _, p := range predPaths {
+		recs, err := ReadFile(p, opts.PredictionFormat, opts.Fields)
+		if err != nil {
+			return nil, fmt.Errorf("read predictions: %w", err)
+		}
+		preds = append(preds, recs...)
 	}
 	var refs []Record
 	if refPath != "" {
+		var err error
 		refs, err = ReadFile(refPath, opts.ReferenceFormat, opts.Fields)
 		if err != nil {
 			return nil, fmt.Errorf("read references: %w", err)

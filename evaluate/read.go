@@ -8,9 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/xraygpt-go/xraygpt/internal/fileio"
 )
 
 // Errors that callers may branch on. Each is wrapped with the file name and
@@ -99,9 +100,11 @@ type Record struct {
 	Pos string `json:"-"`
 }
 
-// ReadFile reads records from a JSONL or CSV file (see Format).
+// ReadFile reads records from a JSONL or CSV file (see Format). Only a
+// regular file is read: a named pipe or a folder is refused without
+// blocking.
 func ReadFile(path string, format Format, fields Fields) ([]Record, error) {
-	f, err := os.Open(path)
+	f, err := fileio.OpenRegular(path)
 	if err != nil {
 		return nil, err
 	}

@@ -546,6 +546,7 @@ func (c *Context) Clear() error {
 	}
 	c.hasOutput = false
 	clear(c.outs)
+	clear(c.seqOuts)
 	C.llama_memory_clear(c.mem, true)
 	return nil
 }

@@ -47,8 +47,9 @@ func (c *Context) DecodeRuns(ctx context.Context, runs []Run) error {
 		return fmt.Errorf("decode runs: no runs: %w", ErrBadInput)
 	}
 	// Check every run before changing anything.
-	next := map[int]int{}  // the position each sequence reaches
-	start := map[int]int{} // each sequence's first position in this call
+	next := map[int]int{}       // the position each sequence reaches
+	start := map[int]int{}      // each sequence's first position in this call
+	hasTokens := map[int]bool{} // the sequence had a token run before
 	for i, r := range runs {
 		if r.Seq < 0 || r.Seq >= c.nSeq {
 			return fmt.Errorf("decode runs: run %d: sequence %d out of range [0,%d): %w", i, r.Seq, c.nSeq, ErrBadInput)
@@ -73,6 +74,10 @@ func (c *Context) DecodeRuns(ctx context.Context, runs []Run) error {
 		if r.Pos+n > c.nCtxSeq {
 			return fmt.Errorf("decode runs: sequence %d would reach position %d, the context holds %d: %w", r.Seq, r.Pos+n, c.nCtxSeq, ErrContextFull)
 		}
+		if r.Input.Embeddings != nil && hasTokens[r.Seq] {
+			return fmt.Errorf("decode runs: run %d: soft tokens after text tokens of sequence %d (soft tokens are decoded first; split the call): %w", i, r.Seq, ErrBadInput)
+		}
+		hasTokens[r.Seq] = hasTokens[r.Seq] || r.Input.Tokens != nil
 		next[r.Seq] = r.Pos + n
 	}
 	if err := ctx.Err(); err != nil {
@@ -80,6 +85,7 @@ func (c *Context) DecodeRuns(ctx context.Context, runs []Run) error {
 	}
 	c.hasOutput = false
 	clear(c.outs)
+	clear(c.seqOuts)
 	for seq, p := range start {
 		if p < c.posLocked(seq) && !bool(C.llama_memory_seq_rm(c.mem, C.llama_seq_id(seq), C.llama_pos(p), -1)) {
 			return fmt.Errorf("decode runs: cannot remove positions from %d of sequence %d", p, seq)

@@ -43,13 +43,20 @@ func main() {
 	threads := flag.Int("t", 0, "threads (0: one per core)")
 	small := flag.Bool("small", false, "use a small model instead (a quick check of this program)")
 	noMmap := flag.Bool("no-mmap", false, "read the language model into memory instead of mapping it")
+	q4k := flag.Bool("q4k", false, "write the language model's random weights as Q4_K blocks directly (minutes) instead of F16 quantized to Q4_K_M (an hour on 2 cores)")
+	makeOnly := flag.Bool("make-only", false, "only write the model files and print their paths")
 	flag.Parse()
 	if err := os.MkdirAll(*dir, 0o755); err != nil {
 		log.Fatal(err)
 	}
-	llmPath, visPath, err := makeModels(*dir, *small)
+	llmPath, visPath, err := makeModels(*dir, *small, *q4k)
 	if err != nil {
 		log.Fatal(err)
+	}
+	if *makeOnly {
+		fmt.Println(llmPath)
+		fmt.Println(visPath)
+		return
 	}
 	// As the CLI does: the vision code parallelizes its products itself.
 	linalg.SetThreads(linalg.Default(), 1)
@@ -61,7 +68,7 @@ func main() {
 // makeModels writes the random models once: the language model as F16 with
 // llamatest, quantized to Q4_K_M with llama.Quantize; the vision model with
 // vision.Tensors' shapes and F16 matrices, as `xraygpt convert vision` does.
-func makeModels(dir string, small bool) (llmPath, visPath string, err error) {
+func makeModels(dir string, small, q4k bool) (llmPath, visPath string, err error) {
 	lopts := llamatest.Options{NEmbd: 4096, NLayer: 32, NHead: 32, NFF: 11008, NCtx: 4096, Type: gguf.TypeF16, Seed: 1}
 	vcfg := vision.XrayGPTConfig()
 	name := "7b"
@@ -71,9 +78,21 @@ func makeModels(dir string, small bool) (llmPath, visPath string, err error) {
 		name = "small"
 	}
 	vcfg.Projector.Out = lopts.NEmbd
-	llmPath = filepath.Join(dir, "llama-"+name+"-q4_k_m.gguf")
+	if q4k {
+		llmPath = filepath.Join(dir, "llama-"+name+"-q4_k.gguf")
+		if _, err := os.Stat(llmPath); err != nil {
+			lopts.Type = gguf.TypeQ4_K
+			log.Printf("writing %s (%d parameters, Q4_K)", llmPath, llamatest.Params(lopts))
+			if err := llamatest.Write(llmPath, lopts); err != nil {
+				return "", "", err
+			}
+		}
+	}
+	if llmPath == "" {
+		llmPath = filepath.Join(dir, "llama-"+name+"-q4_k_m.gguf")
+	}
 	visPath = filepath.Join(dir, "xraygpt-vision-"+name+".gguf")
-	if _, err := os.Stat(llmPath); err != nil {
+	if _, err := os.Stat(llmPath); err != nil && !q4k {
 		f16 := filepath.Join(dir, "llama-"+name+"-f16.gguf")
 		log.Printf("writing %s (%d parameters)", f16, llamatest.Params(lopts))
 		if err := llamatest.Write(f16, lopts); err != nil {

@@ -28,8 +28,27 @@ func modelFlags() []cli.Flag {
 		&cli.IntFlag{Name: "ctx-size", Aliases: []string{"c"}, Value: engine.DefaultContextSize, Usage: "context size in tokens"},
 		&cli.StringFlag{Name: "mmap", Value: "auto", Usage: "map the language model file (on), or read it into memory (off); auto: off when running on the CPU only, where llama.cpp's repacked weights would otherwise be resident next to the mapped file, on with GPU offload"},
 		&cli.StringFlag{Name: "lib-dir", Usage: "folder of GPU backend plugins (env XRAYGPT_LIB_DIR; default: lib/ next to the binary)"},
+		&cli.StringFlag{Name: "prompt-cache", Usage: "folder keeping the KV state of XrayGPT's system prompt between runs (default: the user cache folder's xraygpt/)", DefaultText: "auto"},
+		&cli.IntFlag{Name: "draft", Usage: "speculative decoding for greedy answers (--temp 0): up to N draft tokens from n-gram matches verified per step; same text, faster only where a step of N+1 tokens costs little more than one (GPU); 0 = off"},
+		&cli.StringFlag{Name: "draft-corpus", Usage: "reports to draft from with --draft (plain text, one per line, or JSONL with a \"report\" field)"},
+		&cli.BoolFlag{Name: "no-prompt-cache", Usage: "decode the system prompt in every run instead of keeping it in --prompt-cache"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print llama.cpp's log, devices and timings on stderr"},
 	}
+}
+
+// promptCacheDir is the prompt cache's folder, "" when it is off.
+func promptCacheDir(c *cli.Context) string {
+	if c.Bool("no-prompt-cache") {
+		return ""
+	}
+	if dir := c.String("prompt-cache"); dir != "" {
+		return dir
+	}
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "xraygpt")
 }
 
 func generateFlags() []cli.Flag {
@@ -107,8 +126,10 @@ func openEngine(c *cli.Context) (*engine.Engine, error) {
 	e, err := engine.Open(c.Context, engine.Options{
 		ModelPath: paths.Model, VisionPath: paths.Vision,
 		GPULayers: ngl, NoMmap: noMmap, Threads: c.Int("threads"), ContextSize: c.Int("ctx-size"),
-		Progress: bar.Set,
-		Vision:   vision.Options{Threads: c.Int("vision-threads")},
+		Progress:       bar.Set,
+		Vision:         vision.Options{Threads: c.Int("vision-threads")},
+		PromptCacheDir: promptCacheDir(c),
+		Warn:           func(msg string) { fmt.Fprintf(os.Stderr, "xraygpt: warning: %s\n", msg) },
 	})
 	bar.Done()
 	return e, err
@@ -121,12 +142,29 @@ func openChat(c *cli.Context) (*engine.Chat, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	chat, err := e.NewChat()
+	s, err := newScheduler(c, e, 1)
 	if err != nil {
 		e.Close()
 		return nil, nil, err
 	}
-	return chat, func() { chat.Close(); e.Close() }, nil
+	return s.NewChat(), func() { s.Close(); e.Close() }, nil
+}
+
+// newScheduler starts the engine's scheduler with slots sequences at once
+// and the command's --ctx-size and --draft settings.
+func newScheduler(c *cli.Context, e *engine.Engine, slots int) (*engine.Scheduler, error) {
+	opts := engine.SchedulerOptions{Slots: slots, Queue: slots, ContextSize: c.Int("ctx-size"), Draft: c.Int("draft")}
+	if opts.Draft < 0 || opts.Draft > 64 {
+		return nil, cli.Exit(fmt.Sprintf("--draft %d: want 0 to 64 draft tokens per step", opts.Draft), 2)
+	}
+	if path := c.String("draft-corpus"); path != "" {
+		corpus, err := engine.ReadDraftCorpus(path)
+		if err != nil {
+			return nil, err
+		}
+		opts.DraftCorpus = corpus
+	}
+	return e.NewScheduler(opts)
 }
 
 // loadBackends loads the GPU plugins of the first folder that has them

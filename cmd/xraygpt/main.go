@@ -46,6 +46,7 @@ func newApp() *cli.App {
 			chatCommand(),
 			serveCommand(),
 			batchCommand(),
+			mergeCommand(),
 			evalCommand(),
 			convertCommand(),
 			quantizeCommand(),

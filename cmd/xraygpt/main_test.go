@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -28,6 +29,7 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
+	os.Setenv("XDG_CACHE_HOME", filepath.Join(dir, "cache")) // the prompt cache's default folder
 	llmPath, visionPath, err = enginetest.Convert(context.Background(), dir)
 	if err != nil {
 		panic(err)
@@ -138,6 +140,8 @@ func TestBatchResumeAndEval(t *testing.T) {
 	if err != nil || len(results) != 2 {
 		t.Fatalf("results: %v %+v", err, results)
 	}
+	// Lines are in completion order: the broken image fails first.
+	slices.SortFunc(results, func(x, y batch.Result) int { return strings.Compare(x.ID, y.ID) })
 	if results[0].ID != "a" || results[0].Summary == "" || len(results[0].Models) != 2 || results[0].Models[0].SHA256 == "" {
 		t.Errorf("result a: %+v", results[0])
 	}

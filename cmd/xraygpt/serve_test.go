@@ -27,8 +27,6 @@ import (
 // TestMain's cliEnv hook): real processes, real signals, the demo model.
 const (
 	cliEnv      = "XRAYGPT_TEST_AS_CLI"
-	demoModel   = "../../demo/radllama-demo-q8_0.gguf"
-	demoVision  = "../../demo/xraygpt-demo-vision.gguf"
 	demoImage   = "../../demo/example-xray.png"
 	sharedXray  = "../../../shared/data/iu_xray_samples/images/CXR1900_IM-0584-1001.png"
 	sharedDICOM = "../../../shared/data/dicom/siim_chest_pa_jpeg_baseline.dcm"
@@ -41,7 +39,7 @@ func cliCommand(args ...string) *exec.Cmd {
 	return cmd
 }
 
-func demoArgs() []string { return []string{"-m", demoModel, "--vision", demoVision, "-t", "1"} }
+func demoArgs() []string { return []string{"-m", demoLLM, "--vision", demoVision, "-t", "1"} }
 
 // cliSummary is what `xraygpt summarize --temp 0 IMAGE` prints.
 func cliSummary(t *testing.T, image string) string {
