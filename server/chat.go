@@ -67,7 +67,10 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Refuse before the vision model runs when no place is left.
-	if st := g.Stats(); st.Busy+st.Queued >= s.capacity() {
+	s.mu.RLock()
+	capacity := s.capacity
+	s.mu.RUnlock()
+	if st := g.Stats(); st.Busy+st.Queued >= capacity {
 		writeError(w, s.genError(engine.ErrBusy, false))
 		return
 	}
@@ -103,16 +106,6 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 			rec.tokens = len(ans.Tokens)
 		}
 	}
-}
-
-// capacity is how many requests the scheduler takes: its slots and queue
-// (engine.SchedulerOptions' defaults for zeros).
-func (s *Server) capacity() int {
-	slots, queue := max(1, s.opts.Slots), s.opts.Queue
-	if queue == 0 {
-		queue = 4 * slots
-	}
-	return slots + max(0, queue)
 }
 
 // imageError maps an image that cannot be read to a 400 naming the problem.

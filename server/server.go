@@ -39,8 +39,6 @@ type Options struct {
 	// Model and Vision name the loaded models (the id clients send, and the
 	// vision model shown with it).
 	Model, Vision string
-	// Slots and Queue size the engine's scheduler (see SetEngine).
-	Slots, Queue int
 	// WriteTimeout bounds each write to a client; 0: 30 s.
 	WriteTimeout time.Duration
 	// Log receives one access line per request, and internal errors; nil:
@@ -60,6 +58,7 @@ type Server struct {
 	engine   *engine.Engine
 	gen      generator // nil while loading
 	sched    *engine.Scheduler
+	capacity int // requests the scheduler takes: slots and queue
 	draining bool
 }
 
@@ -111,16 +110,21 @@ func New(opts Options) *Server {
 	return s
 }
 
-// SetEngine starts serving requests on e through a scheduler with
-// Options.Slots sequences generating at once and Options.Queue more
-// waiting (engine.SchedulerOptions' defaults for zeros).
-func (s *Server) SetEngine(e *engine.Engine) error {
-	sched, err := e.NewScheduler(engine.SchedulerOptions{Slots: s.opts.Slots, Queue: s.opts.Queue})
+// SetEngine starts serving requests on e through a scheduler made with
+// opts (its Slots generate at once, its Queue more wait; zeros take
+// engine.SchedulerOptions' defaults).
+func (s *Server) SetEngine(e *engine.Engine, opts engine.SchedulerOptions) error {
+	sched, err := e.NewScheduler(opts)
 	if err != nil {
 		return err
 	}
+	slots, queue := max(1, opts.Slots), opts.Queue
+	if queue == 0 {
+		queue = 4 * slots
+	}
 	s.mu.Lock()
 	s.engine, s.gen, s.sched = e, sched, sched
+	s.capacity = slots + max(0, queue)
 	s.mu.Unlock()
 	return nil
 }

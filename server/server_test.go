@@ -72,7 +72,7 @@ func (l *logBuffer) String() string {
 }
 
 // newTestServer serves the demo model; wrap, when set, wraps its generator.
-func newTestServer(t *testing.T, opts Options, wrap func(generator) generator) (*Server, *httptest.Server, *logBuffer) {
+func newTestServer(t *testing.T, opts Options, sched engine.SchedulerOptions, wrap func(generator) generator) (*Server, *httptest.Server, *logBuffer) {
 	t.Helper()
 	logs := &logBuffer{}
 	opts.Log = log.New(logs, "", 0)
@@ -80,7 +80,7 @@ func newTestServer(t *testing.T, opts Options, wrap func(generator) generator) (
 		opts.Model = modelID
 	}
 	s := New(opts)
-	if err := s.SetEngine(testEngine); err != nil {
+	if err := s.SetEngine(testEngine, sched); err != nil {
 		t.Fatal(err)
 	}
 	if wrap != nil {
@@ -192,7 +192,7 @@ func reference(t *testing.T, imagePath string, maxTokens int, questions ...strin
 }
 
 func TestChatCompletionMatchesEngineChat(t *testing.T) {
-	_, ts, logs := newTestServer(t, Options{}, nil)
+	_, ts, logs := newTestServer(t, Options{}, engine.SchedulerOptions{}, nil)
 	img := dataURL(t, demoImage, "image/png")
 	want := reference(t, demoImage, 300, engine.DefaultQuestion, "Is the heart enlarged?")
 	if want[0] == "" {
@@ -287,7 +287,7 @@ func deltaText(events []map[string]any) (text, finish string) {
 }
 
 func TestStreaming(t *testing.T) {
-	_, ts, _ := newTestServer(t, Options{}, nil)
+	_, ts, _ := newTestServer(t, Options{}, engine.SchedulerOptions{}, nil)
 	want := reference(t, dicomFile, 300, "What do you see?")[0]
 	resp := post(t, ts.URL+"/v1/chat/completions", map[string]any{
 		"model": modelID, "temperature": 0, "stream": true, "stream_options": map[string]any{"include_usage": true},
@@ -318,7 +318,7 @@ func TestStreaming(t *testing.T) {
 // A follow-up that repeats a conversation reuses its KV cache: the image
 // and the first turn are not decoded again.
 func TestFollowUpReusesKVCache(t *testing.T) {
-	s, ts, _ := newTestServer(t, Options{Slots: 2}, nil)
+	s, ts, _ := newTestServer(t, Options{}, engine.SchedulerOptions{Slots: 2}, nil)
 	img := dataURL(t, demoImage, "image/png")
 	first := []any{map[string]any{"role": "user", "content": []any{imagePart(img), textPart("What do you see?")}}}
 	before := s.stats().ReusedPositions
@@ -337,7 +337,7 @@ func TestFollowUpReusesKVCache(t *testing.T) {
 // An error after the stream has started is sent as an error event.
 func TestStreamErrorAfterStart(t *testing.T) {
 	slow := &slowGen{delay: 50 * time.Millisecond}
-	s, ts, _ := newTestServer(t, Options{}, func(g generator) generator { slow.generator = g; return slow })
+	s, ts, _ := newTestServer(t, Options{}, engine.SchedulerOptions{}, func(g generator) generator { slow.generator = g; return slow })
 	resp := post(t, ts.URL+"/v1/chat/completions", map[string]any{"stream": true, "temperature": 0, "max_tokens": 200,
 		"messages": []any{map[string]any{"role": "user", "content": []any{imagePart(dataURL(t, demoImage, "image/png")), textPart("Describe it.")}}}})
 	defer resp.Body.Close()
@@ -358,7 +358,7 @@ func TestStreamErrorAfterStart(t *testing.T) {
 
 // A JPEG upload goes through the same decoder as a JPEG file.
 func TestJPEG(t *testing.T) {
-	_, ts, _ := newTestServer(t, Options{}, nil)
+	_, ts, _ := newTestServer(t, Options{}, engine.SchedulerOptions{}, nil)
 	img, err := imaging.Load(demoImage)
 	if err != nil {
 		t.Fatal(err)
@@ -378,7 +378,7 @@ func TestJPEG(t *testing.T) {
 }
 
 func TestStopStringsAndSeed(t *testing.T) {
-	_, ts, _ := newTestServer(t, Options{}, nil)
+	_, ts, _ := newTestServer(t, Options{}, engine.SchedulerOptions{}, nil)
 	img := dataURL(t, demoImage, "image/png")
 	msgs := []any{map[string]any{"role": "user", "content": []any{imagePart(img), textPart(engine.DefaultQuestion)}}}
 	full := reference(t, demoImage, 300, engine.DefaultQuestion)[0]
@@ -414,7 +414,7 @@ func hugePNG(t *testing.T) []byte {
 }
 
 func TestErrors(t *testing.T) {
-	s, ts, _ := newTestServer(t, Options{MaxBody: 1 << 20, MaxTokensCap: 50}, nil)
+	s, ts, _ := newTestServer(t, Options{MaxBody: 1 << 20, MaxTokensCap: 50}, engine.SchedulerOptions{}, nil)
 	img := dataURL(t, demoImage, "image/png")
 	user := func(content any) []any { return []any{map[string]any{"role": "user", "content": content}} }
 	withImage := user([]any{imagePart(img), textPart("Describe it.")})
@@ -499,7 +499,7 @@ func TestErrors(t *testing.T) {
 }
 
 func TestAuth(t *testing.T) {
-	_, ts, _ := newTestServer(t, Options{APIKey: "s3cret"}, nil)
+	_, ts, _ := newTestServer(t, Options{APIKey: "s3cret"}, engine.SchedulerOptions{}, nil)
 	get := func(path string, hdr ...string) int {
 		req, _ := http.NewRequest("GET", ts.URL+path, nil)
 		for i := 0; i+1 < len(hdr); i += 2 {
@@ -588,7 +588,7 @@ func (g *slowGen) Do(ctx context.Context, req engine.Request) (*engine.Answer, e
 
 func TestBusyGives429(t *testing.T) {
 	slow := &slowGen{delay: 30 * time.Millisecond}
-	s, ts, _ := newTestServer(t, Options{Slots: 1, Queue: 1}, func(g generator) generator { slow.generator = g; return slow })
+	s, ts, _ := newTestServer(t, Options{}, engine.SchedulerOptions{Slots: 1, Queue: 1}, func(g generator) generator { slow.generator = g; return slow })
 	body := map[string]any{"temperature": 0, "max_tokens": 10, "messages": []any{map[string]any{"role": "user", "content": []any{imagePart(dataURL(t, demoImage, "image/png")), textPart("Describe it.")}}}}
 	const n = 5
 	statuses := make([]int, n)
@@ -638,7 +638,7 @@ func TestBusyGives429(t *testing.T) {
 
 func TestClientDisconnectCancels(t *testing.T) {
 	slow := &slowGen{delay: 50 * time.Millisecond}
-	s, ts, logs := newTestServer(t, Options{}, func(g generator) generator { slow.generator = g; return slow })
+	s, ts, logs := newTestServer(t, Options{}, engine.SchedulerOptions{}, func(g generator) generator { slow.generator = g; return slow })
 	body, _ := json.Marshal(map[string]any{"stream": true, "temperature": 0, "max_tokens": 200, "messages": []any{map[string]any{"role": "user", "content": []any{imagePart(dataURL(t, demoImage, "image/png")), textPart("Describe it.")}}}})
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, "POST", ts.URL+"/v1/chat/completions", bytes.NewReader(body))
@@ -677,7 +677,7 @@ func TestClientDisconnectCancels(t *testing.T) {
 }
 
 func TestConcurrentSlotsMatchSequential(t *testing.T) {
-	_, ts, _ := newTestServer(t, Options{Slots: 3}, nil)
+	_, ts, _ := newTestServer(t, Options{}, engine.SchedulerOptions{Slots: 3}, nil)
 	images := []string{demoImage, dicomFile, demoImage, dicomFile, demoImage, dicomFile}
 	questions := []string{engine.DefaultQuestion, "What do you see?", "Is the heart enlarged?", engine.DefaultQuestion, "Any effusion?", "Is the heart enlarged?"}
 	body := func(i int) map[string]any {
@@ -725,7 +725,7 @@ func TestHealthMetricsCORSPreview(t *testing.T) {
 	if resp.StatusCode != 503 {
 		t.Errorf("chat while loading: %d", resp.StatusCode)
 	}
-	if err := s.SetEngine(testEngine); err != nil {
+	if err := s.SetEngine(testEngine, engine.SchedulerOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
@@ -807,7 +807,7 @@ func TestHealthMetricsCORSPreview(t *testing.T) {
 }
 
 func TestPage(t *testing.T) {
-	_, ts, _ := newTestServer(t, Options{Vision: "xraygpt-demo-vision"}, nil)
+	_, ts, _ := newTestServer(t, Options{Vision: "xraygpt-demo-vision"}, engine.SchedulerOptions{}, nil)
 	resp, err := http.Get(ts.URL + "/")
 	if err != nil {
 		t.Fatal(err)

@@ -153,18 +153,28 @@ func openChat(c *cli.Context) (*engine.Chat, func(), error) {
 // newScheduler starts the engine's scheduler with slots sequences at once
 // and the command's --ctx-size and --draft settings.
 func newScheduler(c *cli.Context, e *engine.Engine, slots int) (*engine.Scheduler, error) {
+	opts, err := schedulerOptions(c, slots)
+	if err != nil {
+		return nil, err
+	}
+	return e.NewScheduler(opts)
+}
+
+// schedulerOptions are the scheduler settings of the command's flags, with
+// slots sequences at once and as many waiting.
+func schedulerOptions(c *cli.Context, slots int) (engine.SchedulerOptions, error) {
 	opts := engine.SchedulerOptions{Slots: slots, Queue: slots, ContextSize: c.Int("ctx-size"), Draft: c.Int("draft")}
 	if opts.Draft < 0 || opts.Draft > 64 {
-		return nil, cli.Exit(fmt.Sprintf("--draft %d: want 0 to 64 draft tokens per step", opts.Draft), 2)
+		return opts, cli.Exit(fmt.Sprintf("--draft %d: want 0 to 64 draft tokens per step", opts.Draft), 2)
 	}
 	if path := c.String("draft-corpus"); path != "" {
 		corpus, err := engine.ReadDraftCorpus(path)
 		if err != nil {
-			return nil, err
+			return opts, err
 		}
 		opts.DraftCorpus = corpus
 	}
-	return e.NewScheduler(opts)
+	return opts, nil
 }
 
 // loadBackends loads the GPU plugins of the first folder that has them

@@ -70,6 +70,11 @@ func runServe(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	sched, err := schedulerOptions(c, c.Int("parallel"))
+	if err != nil {
+		return err
+	}
+	sched.Queue = c.Int("queue") // 0: 4 x --parallel
 	paths, err := engine.ModelPaths{Model: c.String("model"), Vision: c.String("vision"), Dir: c.String("model-dir")}.Resolve()
 	if err != nil {
 		return err
@@ -82,8 +87,7 @@ func runServe(c *cli.Context) error {
 		Gen: gen, MaxTokensCap: c.Int("max-tokens-cap"),
 		Model:  strings.TrimSuffix(filepath.Base(paths.Model), ".gguf"),
 		Vision: strings.TrimSuffix(filepath.Base(paths.Vision), ".gguf"),
-		Slots:  c.Int("parallel"), Queue: c.Int("queue"),
-		Log: logger,
+		Log:    logger,
 	})
 
 	// Listen first: /health answers 503 while the models load.
@@ -102,7 +106,7 @@ func runServe(c *cli.Context) error {
 
 	e, err := openEngine(c)
 	if err == nil {
-		if err = srv.SetEngine(e); err != nil {
+		if err = srv.SetEngine(e, sched); err != nil {
 			e.Close()
 		}
 	}
