@@ -39,7 +39,10 @@ func cliCommand(args ...string) *exec.Cmd {
 	return cmd
 }
 
-func demoArgs() []string { return []string{"-m", demoLLM, "--vision", demoVision, "-t", "1"} }
+// demoArgs run the demo model; --no-prompt-cache keeps the tests out of the user cache folder.
+func demoArgs() []string {
+	return []string{"-m", demoLLM, "--vision", demoVision, "-t", "1", "--no-prompt-cache"}
+}
 
 // cliSummary is what `xraygpt summarize --temp 0 IMAGE` prints.
 func cliSummary(t *testing.T, image string) string {
