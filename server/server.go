@@ -196,7 +196,7 @@ func (s *Server) Handler() http.Handler {
 		}
 		d := time.Since(start)
 		route := r.Pattern
-		if route == "" || route == "/" || !strings.Contains(route, " ") {
+		if route == "" || route == "/" {
 			route = "other"
 		} else if _, path, ok := strings.Cut(route, " "); ok {
 			route = path

@@ -112,6 +112,10 @@ func runServe(c *cli.Context) error {
 	}
 	if err != nil {
 		hs.Close()
+		if c.Context.Err() != nil { // SIGTERM or Ctrl-C while loading
+			logger.Printf("stopped while loading the models")
+			return nil
+		}
 		return err
 	}
 	logger.Printf("ready: %s + %s, %d slot(s), on http://%s", paths.Model, paths.Vision, c.Int("parallel"), ln.Addr())
