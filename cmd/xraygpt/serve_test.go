@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 )
@@ -384,6 +385,28 @@ func testBrowser(t *testing.T, url, key string) {
 	)
 	answer := text(done(4))
 	screenshot("serve-page.png")
+	// Copy report puts the summary on the clipboard.
+	for _, name := range []string{"clipboard-read", "clipboard-write"} {
+		_, err := chromedp.CallBrowser(browser, cdpbrowser.SetPermission, cdpbrowser.SetPermissionParams{
+			Permission: &cdpbrowser.PermissionDescriptor{Name: name}, Setting: cdpbrowser.PermissionSettingGranted, Origin: url})
+		if err != nil {
+			t.Fatalf("clipboard permission: %v", err)
+		}
+	}
+	step("copy the report", chromedp.Click("#copy"))
+	var copied string
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		ctx, cancel := context.WithTimeout(browser, 10*time.Second)
+		copied, err = chromedp.Run(ctx, chromedp.Evaluate[string]("navigator.clipboard.readText()", chromedp.EvalAwaitPromise))
+		cancel()
+		if err == nil && copied == summary {
+			break
+		}
+	}
+	if err != nil || copied != summary {
+		t.Errorf("clipboard %q (%v), want the summary %q", copied, err, summary)
+	}
 	if summary != wantPNG[0] || answer != wantPNG[1] {
 		t.Errorf("page: summary %q, follow-up %q; chat CLI: %q, %q", summary, answer, wantPNG[0], wantPNG[1])
 	}
