@@ -447,6 +447,7 @@ func TestErrors(t *testing.T) {
 		{"over the cap", map[string]any{"max_tokens": 51, "messages": withImage}, 400, "at most 50", "max_tokens"},
 		{"stop", map[string]any{"stop": []string{"a", "b", "c", "d", "e"}, "messages": withImage}, 400, "at most 4", "stop"},
 		{"unknown model", map[string]any{"model": "gpt-4o", "messages": withImage}, 404, "gpt-4o", "model"},
+		{"prompt too long", map[string]any{"messages": user([]any{imagePart(img), textPart(strings.Repeat("lung ", 3000))})}, 400, "context window", "messages"},
 		{"too large", `{"messages": "` + strings.Repeat("x", 1<<20) + `"}`, 413, "larger than", ""},
 	}
 	for _, c := range cases {
