@@ -104,15 +104,19 @@ func TestOutputResume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer out.Close()
 	if !out.Done("a") || out.Done("b") || !out.Done("c") || out.Done("d") {
 		t.Errorf("done: a=%v b=%v c=%v d=%v", out.Done("a"), out.Done("b"), out.Done("c"), out.Done("d"))
 	}
+	// The file is repaired when the first new result is written.
+	if err := out.Write(Result{ID: "b", Summary: "ok now"}); err != nil {
+		t.Fatal(err)
+	}
+	out.Close()
 	results, err := ReadResults(path)
 	if err != nil {
 		t.Fatalf("repaired file does not parse: %v", err)
 	}
-	if len(results) != 2 || results[0].ID != "a" || results[1].ID != "c" {
+	if len(results) != 3 || results[0].ID != "a" || results[1].ID != "c" || results[2].ID != "b" {
 		t.Errorf("repaired file holds %+v", results)
 	}
 }

@@ -5,11 +5,15 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
-	"path/filepath"
 	"strconv"
+	"strings"
+
+	"github.com/xraygpt-go/xraygpt/internal/fileio"
 )
 
 // Timings of one image, in milliseconds.
@@ -43,60 +47,136 @@ type Result struct {
 	Settings  map[string]any `json:"settings,omitempty"`
 }
 
+// ErrNotResults means an existing output file is not a results file this
+// program wrote, so it is left untouched rather than resumed or rewritten.
+var ErrNotResults = errors.New("not a results file of xraygpt batch")
+
 // Output is a JSONL results file that a rerun resumes. Each result is
 // appended with one write of one whole line and synced, so a crash leaves at
-// most a torn last line, which OpenOutput removes. Failed results are dropped
-// when the file is reopened, so their items run again; successful ones are
-// kept and their IDs reported by Done.
+// most a torn last line, which is removed when the file is reopened. Failed
+// results are dropped then too, so their items run again; successful ones
+// are kept and their IDs reported by Done.
+//
+// An Output holds an exclusive lock (see fileio.Lock) from OpenOutput to
+// Close, so two runs never append to the same file. The file is created, or
+// rewritten without its torn and failed lines, only when the first result is
+// written: a run that fails before that leaves no file behind and the old
+// file as it was.
 type Output struct {
-	path string
-	f    *os.File
-	done map[string]bool
+	path    string
+	lock    *fileio.FileLock
+	f       *os.File
+	done    map[string]bool
+	kept    []byte // the lines kept from the existing file, when rewrite
+	rewrite bool   // the existing file has lines to drop
 }
 
-// OpenOutput opens or creates path for appending results, first rewriting it
-// (through a temp file and rename) without a torn last line or failed results.
+// OpenOutput locks path and reads the results it already holds. An existing
+// file must be a results file: empty, or JSON lines each an object with the
+// fields a Result always has (id, image, prompt, summary, timings); the last
+// line may be torn by a crash. Anything else is refused with an error
+// wrapping ErrNotResults and left as it is. A file locked by another run is
+// refused with an error wrapping fileio.ErrLocked that names the holder.
 func OpenOutput(path string) (*Output, error) {
-	o := &Output{path: path, done: map[string]bool{}}
-	if err := o.repair(); err != nil {
-		return nil, fmt.Errorf("output %s: %w", path, err)
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	lock, err := fileio.Lock(path)
 	if err != nil {
 		return nil, fmt.Errorf("output: %w", err)
 	}
-	o.f = f
+	o := &Output{path: path, lock: lock, done: map[string]bool{}}
+	if err := o.load(); err != nil {
+		lock.Unlock()
+		return nil, fmt.Errorf("output %s: %w", path, err)
+	}
 	return o, nil
 }
 
-// repair reads the existing file, keeps whole successful lines and rewrites
-// the file if anything else was there.
-func (o *Output) repair() error {
-	data, err := os.ReadFile(o.path)
-	if os.IsNotExist(err) {
+// resultKeys are the fields every line Output writes has.
+var resultKeys = []string{"id", "image", "prompt", "summary", "timings"}
+
+// load reads the existing file, if any, checking that it is a results file
+// and noting the whole successful lines to keep.
+func (o *Output) load() error {
+	data, err := fileio.ReadRegular(o.path, 0)
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
 	var kept bytes.Buffer
-	changed := false
-	for len(data) > 0 {
+	for n := 1; len(data) > 0; n++ {
 		line, rest, complete := bytes.Cut(data, []byte("\n"))
 		data = rest
-		var r Result
-		if !complete || json.Unmarshal(line, &r) != nil || r.ID == "" || r.Error != "" || o.done[r.ID] {
-			changed = changed || len(bytes.TrimSpace(line)) > 0 || !complete
+		if len(bytes.TrimSpace(line)) == 0 {
+			o.rewrite = true
+			continue
+		}
+		if !complete {
+			// A crash can tear the last line; it must still look like the start of one.
+			if !bytes.HasPrefix(line, []byte(`{"id":`)) {
+				return fmt.Errorf("line %d: %.40q...: %w; refusing to resume or rewrite it", n, line, ErrNotResults)
+			}
+			o.rewrite = true
+			continue
+		}
+		r, err := parseResultLine(line)
+		if err != nil {
+			return fmt.Errorf("line %d: %w: %w; refusing to resume or rewrite it", n, err, ErrNotResults)
+		}
+		if r.Error != "" || o.done[r.ID] {
+			o.rewrite = true
 			continue
 		}
 		o.done[r.ID] = true
 		kept.Write(line)
 		kept.WriteByte('\n')
 	}
-	if !changed {
-		return nil
+	if o.rewrite {
+		o.kept = kept.Bytes()
 	}
-	return writeFileAtomic(o.path, kept.Bytes())
+	return nil
+}
+
+// parseResultLine decodes one line, which must be a JSON object with every
+// field in resultKeys and a non-empty id.
+func parseResultLine(line []byte) (Result, error) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(line, &fields); err != nil {
+		return Result{}, fmt.Errorf("not a JSON object (%v)", err)
+	}
+	for _, k := range resultKeys {
+		if _, ok := fields[k]; !ok {
+			return Result{}, fmt.Errorf("no %q field", k)
+		}
+	}
+	var r Result
+	if err := json.Unmarshal(line, &r); err != nil {
+		return Result{}, fmt.Errorf("not a result (%v)", err)
+	}
+	if r.ID == "" {
+		return Result{}, errors.New("empty id")
+	}
+	return r, nil
+}
+
+// begin rewrites the file without its dropped lines if needed, then opens
+// it for appending, creating it if needed.
+func (o *Output) begin() error {
+	if o.rewrite {
+		if err := fileio.WriteAtomic(o.path, 0o644, func(w io.Writer) error {
+			_, err := w.Write(o.kept)
+			return err
+		}); err != nil {
+			return err
+		}
+		o.rewrite, o.kept = false, nil
+	}
+	f, err := os.OpenFile(o.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	o.f = f
+	return nil
 }
 
 // Done reports whether the output already holds a successful result for id.
@@ -112,6 +192,14 @@ func (o *Output) Write(r Result) error {
 		return fmt.Errorf("output %s: %w", o.path, err)
 	}
 	line = append(line, '\n')
+	if o.f == nil {
+		if o.lock == nil {
+			return fmt.Errorf("output %s: closed", o.path)
+		}
+		if err := o.begin(); err != nil {
+			return fmt.Errorf("output %s: %w", o.path, err)
+		}
+	}
 	if _, err := o.f.Write(line); err != nil {
 		return fmt.Errorf("output %s: %w", o.path, err)
 	}
@@ -124,19 +212,24 @@ func (o *Output) Write(r Result) error {
 	return nil
 }
 
-// Close closes the file. It is safe to call more than once.
+// Close closes the file and releases the lock. It is safe to call more
+// than once.
 func (o *Output) Close() error {
-	if o.f == nil {
-		return nil
+	var err error
+	if o.f != nil {
+		err = o.f.Close()
+		o.f = nil
 	}
-	err := o.f.Close()
-	o.f = nil
+	if o.lock != nil {
+		o.lock.Unlock()
+		o.lock = nil
+	}
 	return err
 }
 
 // ReadResults reads a JSONL results file.
 func ReadResults(path string) ([]Result, error) {
-	f, err := os.Open(path)
+	f, err := fileio.OpenRegular(path)
 	if err != nil {
 		return nil, err
 	}
@@ -160,6 +253,30 @@ func ReadResults(path string) ([]Result, error) {
 	return out, nil
 }
 
+// csvHeader is the first line of the CSV files WriteCSV writes.
+var csvHeader = []string{"id", "image", "prompt", "summary", "error", "reference", "vision_ms", "prompt_ms", "generate_ms", "generated_tokens"}
+
+// CheckCSV reports an error wrapping ErrNotResults when path exists and is
+// not a CSV file WriteCSV wrote (empty, or starting with its header), so
+// that WriteCSV would replace something else.
+func CheckCSV(path string) error {
+	f, err := fileio.OpenRegular(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("csv %s: %w", path, err)
+	}
+	defer f.Close()
+	head := make([]byte, 256)
+	n, _ := io.ReadFull(f, head)
+	want := strings.Join(csvHeader, ",")
+	if n > 0 && !strings.HasPrefix(string(head[:n]), want) {
+		return fmt.Errorf("csv %s: does not start with %q: %w; refusing to replace it", path, want, ErrNotResults)
+	}
+	return nil
+}
+
 // WriteCSV writes results as CSV (id, image, prompt, summary, error, timings)
 // to path through a temp file and rename.
 func WriteCSV(path string, results []Result) error {
@@ -167,15 +284,18 @@ func WriteCSV(path string, results []Result) error {
 	if err := encodeCSV(&b, results); err != nil {
 		return fmt.Errorf("csv %s: %w", path, err)
 	}
-	if err := writeFileAtomic(path, b.Bytes()); err != nil {
-		return fmt.Errorf("csv %s: %w", path, err)
+	if err := CheckCSV(path); err != nil {
+		return err
 	}
-	return nil
+	return fileio.WriteAtomic(path, 0o644, func(w io.Writer) error {
+		_, err := w.Write(b.Bytes())
+		return err
+	})
 }
 
 func encodeCSV(w io.Writer, results []Result) error {
 	cw := csv.NewWriter(w)
-	cw.Write([]string{"id", "image", "prompt", "summary", "error", "reference", "vision_ms", "prompt_ms", "generate_ms", "generated_tokens"})
+	cw.Write(csvHeader)
 	ms := func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }
 	for _, r := range results {
 		cw.Write([]string{r.ID, r.Image, r.Prompt, r.Summary, r.Error, r.Reference,
@@ -183,28 +303,4 @@ func encodeCSV(w io.Writer, results []Result) error {
 	}
 	cw.Flush()
 	return cw.Error()
-}
-
-// writeFileAtomic writes data to a temp file beside path and renames it.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil { // CreateTemp's 0600 is for secrets
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

@@ -19,6 +19,8 @@ import (
 	"github.com/ollama/ollama/convert/sentencepiece"
 	"github.com/ollama/ollama/fs/ggml"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/xraygpt-go/xraygpt/internal/fileio"
 )
 
 // Precision is the storage type of the converted weight matrices. Vectors
@@ -160,7 +162,7 @@ func LLM(ctx context.Context, dir, out string, opts Options) error {
 		return err
 	}
 
-	fsys := overlayFS{FS: os.DirFS(dir), files: map[string][]byte{"config.json": config}}
+	fsys := overlayFS{FS: os.DirFS(dir), dir: dir, files: map[string][]byte{"config.json": config}}
 	if stm, err := specialTokensMap(dir); err != nil {
 		return err
 	} else if stm != nil {
@@ -237,32 +239,29 @@ func LLM(ctx context.Context, dir, out string, opts Options) error {
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return fmt.Errorf("convert %s: %w", dir, err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp*")
+	// ollama's writer wants an *os.File: write the temporary file by name.
+	tmp, err := fileio.TempFor(out, 0o644)
 	if err != nil {
 		return fmt.Errorf("convert %s: %w", dir, err)
 	}
-	fail := func(err error) error {
-		tmp.Close()
-		os.Remove(tmp.Name())
+	f, err := os.OpenFile(tmp.Name, os.O_WRONLY, 0)
+	if err == nil {
+		err = ggml.WriteGGUF(f, kv, gts)
+		if err == nil {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil || ctx.Err() != nil {
+		tmp.Abort()
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		return fmt.Errorf("convert %s to %s: %w", dir, out, err)
 	}
-	if err := ggml.WriteGGUF(tmp, kv, gts); err != nil {
-		return fail(err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return fail(err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fail(err)
-	}
-	if err := os.Rename(tmp.Name(), out); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("convert %s: %w", dir, err)
-	}
-	return nil
+	return tmp.Commit()
 }
 
 // readConfig reads config.json and checks it describes a LLaMA model. It
@@ -276,7 +275,7 @@ func readConfig(dir string) (llamaConfig, []byte, error) {
 		return cfg, nil, fmt.Errorf("convert %s: %w: not a folder (want a Hugging Face model folder)", dir, ErrIncomplete)
 	}
 	file := filepath.Join(dir, "config.json")
-	data, err := os.ReadFile(file)
+	data, err := fileio.ReadRegular(file, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return cfg, nil, fmt.Errorf("convert %s: %w: config.json is missing", dir, ErrIncomplete)
 	} else if err != nil {
@@ -426,7 +425,7 @@ func addTokenizerKVs(dir string, kv oconvert.KV) error {
 	}
 	if kv["tokenizer.ggml.model"] == "llama" {
 		file := filepath.Join(dir, "tokenizer.model")
-		data, err := os.ReadFile(file)
+		data, err := fileio.ReadRegular(file, 0)
 		if err != nil {
 			return fmt.Errorf("convert: %w", err)
 		}
@@ -451,7 +450,7 @@ func addTokenizerKVs(dir string, kv oconvert.KV) error {
 	}
 
 	addBOS, addEOS := true, false
-	if data, err := os.ReadFile(filepath.Join(dir, "tokenizer_config.json")); err == nil {
+	if data, err := fileio.ReadRegular(filepath.Join(dir, "tokenizer_config.json"), 0); err == nil {
 		var tc struct {
 			AddBOS *bool `json:"add_bos_token"`
 			AddEOS *bool `json:"add_eos_token"`
@@ -476,7 +475,7 @@ func addTokenizerKVs(dir string, kv oconvert.KV) error {
 // for a missing one), or nil if the file is absent.
 func specialTokensMap(dir string) ([]byte, error) {
 	file := filepath.Join(dir, "special_tokens_map.json")
-	data, err := os.ReadFile(file)
+	data, err := fileio.ReadRegular(file, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	} else if err != nil {
@@ -492,18 +491,28 @@ func specialTokensMap(dir string) ([]byte, error) {
 	return json.Marshal(m)
 }
 
-// overlayFS serves some files from memory and the rest from FS.
+// overlayFS serves some files from memory and the rest from FS, which is
+// os.DirFS(dir): it refuses what is neither a folder nor a regular file
+// (opening a named pipe would wait for a writer forever).
 type overlayFS struct {
 	fs.FS
+	dir   string
 	files map[string][]byte
 }
 
 func (o overlayFS) Open(name string) (fs.File, error) {
-	data, ok := o.files[name]
-	if !ok {
-		return o.FS.Open(name)
+	if data, ok := o.files[name]; ok {
+		return &memFile{name: name, data: data}, nil
 	}
-	return &memFile{name: name, data: data}, nil
+	if fs.ValidPath(name) {
+		path := filepath.Join(o.dir, filepath.FromSlash(name))
+		if st, err := os.Stat(path); err == nil && !st.IsDir() {
+			if err := fileio.CheckRegular(path); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return o.FS.Open(name)
 }
 
 type memFile struct {

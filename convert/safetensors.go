@@ -5,8 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"sort"
+
+	"github.com/xraygpt-go/xraygpt/internal/fileio"
 )
 
 // maxSafetensorsHeader bounds the JSON header a safetensors file may declare.
@@ -15,7 +16,7 @@ const maxSafetensorsHeader = 100 << 20
 // readSafetensors lists the tensors of a .safetensors file: an 8-byte
 // little-endian header length, a JSON header, then the raw data.
 func readSafetensors(file string) ([]*tensor, error) {
-	f, err := os.Open(file)
+	f, err := fileio.OpenRegular(file)
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +81,7 @@ func readSafetensors(file string) ([]*tensor, error) {
 			dtype:   m.Dtype,
 			size:    size,
 			open: func() (io.ReadCloser, error) {
-				f, err := os.Open(file)
+				f, err := fileio.OpenRegular(file)
 				if err != nil {
 					return nil, err
 				}

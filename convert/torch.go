@@ -3,8 +3,8 @@ package convert
 import (
 	"fmt"
 	"io"
-	"os"
 
+	"github.com/xraygpt-go/xraygpt/internal/fileio"
 	"github.com/xraygpt-go/xraygpt/torchfile"
 )
 
@@ -37,7 +37,7 @@ func readTorch(file string) ([]*tensor, error) {
 			dtype:   dtype,
 			size:    size,
 			open: func() (io.ReadCloser, error) {
-				f, err := os.Open(file)
+				f, err := fileio.OpenRegular(file)
 				if err != nil {
 					return nil, err
 				}

@@ -23,7 +23,8 @@ import (
 	"image"
 	"image/color"
 	"io"
-	"os"
+
+	"github.com/xraygpt-go/xraygpt/internal/fileio"
 )
 
 // Sentinel errors; errors returned by Decode wrap one of them.
@@ -175,7 +176,7 @@ func looksExplicit(b []byte) bool {
 
 // DecodeFile decodes the first frame of the DICOM file at path.
 func DecodeFile(path string, opts Options) (*Image, error) {
-	f, err := os.Open(path)
+	f, err := fileio.OpenRegular(path)
 	if err != nil {
 		return nil, fmt.Errorf("dicom: %w", err)
 	}

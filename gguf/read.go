@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"unsafe"
 
+	"github.com/xraygpt-go/xraygpt/internal/fileio"
 	"github.com/xraygpt-go/xraygpt/linalg"
 )
 
@@ -116,7 +116,7 @@ type File struct {
 
 // Open memory-maps and parses the GGUF file at path.
 func Open(path string) (*File, error) {
-	fd, err := os.Open(path)
+	fd, err := fileio.OpenRegular(path)
 	if err != nil {
 		return nil, fmt.Errorf("open gguf: %w", err)
 	}

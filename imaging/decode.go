@@ -10,9 +10,9 @@ import (
 	"image/png"
 	"io"
 	"math"
-	"os"
 
 	"github.com/xraygpt-go/xraygpt/dicom"
+	"github.com/xraygpt-go/xraygpt/internal/fileio"
 )
 
 // DefaultMaxPixels is the largest image (width*height) that Load and Decode
@@ -153,7 +153,7 @@ func Decode(r io.Reader) (image.Image, error) { return Limits{}.Decode(r) }
 
 // Load is the package-level Load with these limits.
 func (l Limits) Load(path string) (image.Image, error) {
-	f, err := os.Open(path)
+	f, err := fileio.OpenRegular(path)
 	if err != nil {
 		return nil, fmt.Errorf("imaging: load %s: %w", path, err)
 	}

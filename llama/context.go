@@ -25,6 +25,12 @@ const (
 	FlashOff
 )
 
+// MaxThreads is the most threads a Context or Quantize takes: ggml's
+// GGML_MAX_N_THREADS. (ggml aborts the process when it cannot create the
+// threads it is asked for, which may happen below this limit too; callers
+// should ask for no more than a few per core.)
+const MaxThreads = 512
+
 // DefaultMaxContext caps the context size chosen when ContextOptions.NCtx is 0.
 const DefaultMaxContext = 4096
 
@@ -119,6 +125,10 @@ func NewContext(m *Model, opts ContextOptions) (*Context, error) {
 	threadsBatch := opts.ThreadsBatch
 	if threadsBatch <= 0 {
 		threadsBatch = threads
+	}
+	if max(threads, threadsBatch) > MaxThreads {
+		m.release()
+		return nil, fmt.Errorf("new context: %d threads, more than %d: %w", max(threads, threadsBatch), MaxThreads, ErrBadInput)
 	}
 	flash := -1
 	switch opts.FlashAttention {

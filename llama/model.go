@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"runtime"
 	"runtime/cgo"
 	"strings"
@@ -19,6 +18,7 @@ import (
 	"unsafe"
 
 	"github.com/xraygpt-go/xraygpt/gguf"
+	"github.com/xraygpt-go/xraygpt/internal/fileio"
 )
 
 // Token is a token id in a model's vocabulary.
@@ -148,10 +148,21 @@ func checkGGUF(path string) error {
 	return checkMeta(f)
 }
 
+// maxTensorName is ggml's GGML_MAX_NAME: tensor names are shorter.
+const maxTensorName = 64
+
 // checkMeta rejects metadata that passes GGUF parsing but that llama.cpp
 // does not check before relying on it (it would abort the process or read
 // out of bounds).
 func checkMeta(f *gguf.File) error {
+	if _, err := f.String("general.architecture"); err != nil {
+		return fmt.Errorf("no general.architecture: %w", ErrBadModel)
+	}
+	for _, t := range f.Tensors {
+		if len(t.Name) >= maxTensorName {
+			return fmt.Errorf("tensor name %q is %d bytes, more than llama.cpp's %d (not a llama.cpp model file): %w", t.Name, len(t.Name), maxTensorName-1, ErrBadModel)
+		}
+	}
 	if arch, err := f.String("general.architecture"); err == nil {
 		if n, err := f.Uint(arch + ".block_count"); err == nil && n == 0 {
 			return fmt.Errorf("%s.block_count is 0: %w", arch, ErrBadModel)
@@ -194,7 +205,7 @@ func checkMeta(f *gguf.File) error {
 }
 
 func checkMagic(path string) error {
-	f, err := os.Open(path)
+	f, err := fileio.OpenRegular(path)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/xraygpt-go/xraygpt/internal/fileio"
 	"github.com/xraygpt-go/xraygpt/llama"
 	"github.com/xraygpt-go/xraygpt/llama/llamatest"
 )
@@ -108,7 +109,8 @@ func TestLoadBadFiles(t *testing.T) {
 		substr string // the error text must contain this
 	}{
 		{"missing", filepath.Join(dir, "missing.gguf"), fs.ErrNotExist, "missing.gguf"},
-		{"directory", dir, llama.ErrNotGGUF, "directory"},
+		{"directory", dir, fileio.ErrNotRegular, "a folder"},
+		{"device", "/dev/zero", fileio.ErrNotRegular, "a device"},
 		{"empty", write("empty.gguf", nil), llama.ErrNotGGUF, "too short"},
 		{"not gguf", write("image.png", []byte("\x89PNG\r\n\x1a\nxxxxxxxxxxxx")), llama.ErrNotGGUF, "image.png"},
 		{"header only", write("header.gguf", good[:24]), nil, "header.gguf"},

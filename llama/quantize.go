@@ -9,11 +9,11 @@ import "C"
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
+
+	"github.com/xraygpt-go/xraygpt/internal/fileio"
 )
 
 // QuantizeOptions configures Quantize.
@@ -60,9 +60,10 @@ func QuantTypes() []string {
 // Quantize converts the GGUF model in to type opts.Type and writes it to
 // out (through a temporary file in out's directory, renamed when complete).
 //
-// llama.cpp offers no way to interrupt a quantization: ctx is checked
-// before it starts, and if ctx is cancelled while it runs, the result is
-// discarded and ctx.Err() returned when it ends.
+// llama.cpp offers no way to interrupt a quantization: if ctx is cancelled
+// while it runs, Quantize returns ctx.Err() at once, removes the temporary
+// output and leaves llama.cpp to finish in the background (a command exits
+// then; a long-lived program pays for the rest of that run's CPU time).
 func Quantize(ctx context.Context, in, out string, opts QuantizeOptions) error {
 	ftype, ok := quantTypes[strings.ToUpper(opts.Type)]
 	if !ok {
@@ -74,30 +75,51 @@ func Quantize(ctx context.Context, in, out string, opts QuantizeOptions) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp-*")
+	if err := fileio.CheckOutput(out, in); err != nil {
+		return fmt.Errorf("quantize %s: %w", in, err)
+	}
+	tmp, err := fileio.TempFor(out, 0o644)
 	if err != nil {
 		return fmt.Errorf("quantize %s: %w", in, err)
 	}
-	tmpName := tmp.Name()
-	tmp.Close()
-	defer os.Remove(tmpName) // no-op after the rename
+	tmpName := tmp.Name
+	defer tmp.Abort() // no-op after Commit
 
 	threads := opts.Threads
 	if threads <= 0 {
 		threads = runtime.NumCPU()
 	}
+	if threads > MaxThreads {
+		return fmt.Errorf("quantize %s: %d threads, more than %d: %w", in, threads, MaxThreads, ErrBadInput)
+	}
 	params := C.llama_model_quantize_default_params()
 	params.nthread = C.int32_t(threads)
 	params.ftype = ftype
 	cin, cout := cString(in), cString(tmpName)
-	defer cFree(cin)
-	defer cFree(cout)
-	runtime.LockOSThread()
-	C.xg_clear_error()
-	rc := C.llama_model_quantize(cin, cout, &params)
-	msg := lastError()
-	runtime.UnlockOSThread()
-	if rc != 0 {
+	type result struct {
+		rc  C.uint32_t
+		msg string
+	}
+	done := make(chan result, 1)
+	go func() {
+		defer cFree(cin)
+		defer cFree(cout)
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		C.xg_clear_error()
+		rc := C.llama_model_quantize(cin, cout, &params)
+		done <- result{rc, lastError()}
+	}()
+	var res result
+	select {
+	case res = <-done:
+	case <-ctx.Done():
+		// llama.cpp cannot be stopped: leave it to finish on its own, its
+		// output already unlinked (tmp.Abort).
+		return ctx.Err()
+	}
+	if res.rc != 0 {
+		msg := res.msg
 		if msg == "" {
 			msg = "llama.cpp failed"
 		}
@@ -106,7 +128,7 @@ func Quantize(ctx context.Context, in, out string, opts QuantizeOptions) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := os.Rename(tmpName, out); err != nil {
+	if err := tmp.Commit(); err != nil {
 		return fmt.Errorf("quantize %s: %w", in, err)
 	}
 	return nil

@@ -17,12 +17,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path"
 	"strconv"
 	"strings"
 
 	"github.com/nlpodyssey/gopickle/types"
+
+	"github.com/xraygpt-go/xraygpt/internal/fileio"
 )
 
 var (
@@ -57,7 +58,7 @@ type Checkpoint struct {
 // Open opens the checkpoint file at path. Close it when its tensors have
 // been read.
 func Open(path string) (*Checkpoint, error) {
-	f, err := os.Open(path)
+	f, err := fileio.OpenRegular(path)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: %w", err)
 	}

@@ -51,7 +51,7 @@ func main() {
 	requests := flag.Int("requests", 64, "requests in the concurrent phase")
 	clients := flag.Int("clients", 16, "concurrent clients")
 	parallel := flag.Int("parallel", 4, "the server's --parallel")
-	queue := flag.Int("queue", 4, "the server's --queue (fewer places than clients, so that some requests get 429)")
+	queue := flag.Int("queue", 4, "the server's --max-queue (fewer places than clients, so that some requests get 429)")
 	maxTokens := flag.Int("max-tokens", 64, "max_tokens of each request")
 	threads := flag.Int("threads", 0, "the server's --threads (0: its default)")
 	flag.Parse()
@@ -101,7 +101,7 @@ func run(bin, model, vision string, images []string, requests, clients, parallel
 		}
 	}
 
-	args := []string{"serve", "-m", model, "--vision", vision, "--port", "0", "--parallel", strconv.Itoa(parallel), "--queue", strconv.Itoa(queue)}
+	args := []string{"serve", "-m", model, "--vision", vision, "--port", "0", "--parallel", strconv.Itoa(parallel), "--max-queue", strconv.Itoa(queue)}
 	if threads > 0 {
 		args = append(args, "--threads", strconv.Itoa(threads))
 	}
@@ -182,7 +182,7 @@ func run(bin, model, vision string, images []string, requests, clients, parallel
 			cpu = string(m[1])
 		}
 	}
-	fmt.Printf("server_load: %s, --parallel %d, --queue %d, max_tokens %d, %d distinct requests\n", cpu, parallel, queue, maxTokens, len(items))
+	fmt.Printf("server_load: %s, --parallel %d, --max-queue %d, max_tokens %d, %d distinct requests\n", cpu, parallel, queue, maxTokens, len(items))
 	fmt.Printf("sequential: %d requests in %s, %.2f req/s, latency p50 %s\n", len(items), seqTime.Round(time.Millisecond), float64(len(items))/seqTime.Seconds(), pct(seqLat, 50))
 	fmt.Printf("concurrent: %d requests from %d clients in %s: %d answered, %d refused (429), %d lost, %d mixed up\n",
 		requests, clients, conTime.Round(time.Millisecond), ok, refused, lost, mixed)

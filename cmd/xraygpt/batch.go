@@ -16,6 +16,7 @@ import (
 	"github.com/xraygpt-go/xraygpt/batch"
 	"github.com/xraygpt-go/xraygpt/engine"
 	"github.com/xraygpt-go/xraygpt/evaluate"
+	"github.com/xraygpt-go/xraygpt/internal/fileio"
 	"github.com/xraygpt-go/xraygpt/llama"
 )
 
@@ -48,8 +49,14 @@ func runBatch(c *cli.Context) error {
 	if c.NArg() == 0 {
 		return cli.Exit("batch: no input given (usage: xraygpt batch INPUT... -o OUT.jsonl)", 2)
 	}
+	if strings.TrimSpace(c.String("prompt")) == "" {
+		return cli.Exit("batch: --prompt is empty", 2)
+	}
 	shard, err := batchShard(c)
 	if err != nil {
+		return err
+	}
+	if err := checkBatchInputs(c.Args().Slice()); err != nil {
 		return err
 	}
 	items, err := batch.CollectShard(c.Args().Slice(), shard)
@@ -59,6 +66,9 @@ func runBatch(c *cli.Context) error {
 	gen := generateOptions(c)
 	assignPrompts(items, c.String("prompt"), uint64(gen.Seed))
 
+	if err := checkBatchOutputs(c, items, shard); err != nil {
+		return err
+	}
 	out, err := batch.OpenOutput(shard.Path(c.String("output")))
 	if err != nil {
 		return err
@@ -73,9 +83,6 @@ func runBatch(c *cli.Context) error {
 	}
 	defer e.Close()
 	parallel := c.Int("parallel")
-	if parallel < 0 || parallel > 256 {
-		return cli.Exit(fmt.Sprintf("batch: --parallel %d: want 1 to 256, or 0 for the default", parallel), 2)
-	}
 	if parallel == 0 {
 		parallel = defaultParallel()
 	}
@@ -189,7 +196,7 @@ func modelFiles(e *engine.Engine) ([]batch.ModelFile, error) {
 }
 
 func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
+	f, err := fileio.OpenRegular(path)
 	if err != nil {
 		return "", err
 	}
@@ -210,4 +217,46 @@ func evalBatch(c *cli.Context, results string, w io.Writer) error {
 		return res.WriteJSON(w)
 	}
 	return res.WriteTable(w)
+}
+
+// checkBatchInputs refuses an input that is neither a folder nor a regular
+// file (a named pipe would block the manifest reader), before anything is
+// read. Patterns are left to batch.Collect.
+func checkBatchInputs(inputs []string) error {
+	for _, in := range inputs {
+		st, err := os.Stat(in)
+		if err != nil || st.IsDir() {
+			continue // a pattern, or a folder; Collect reports missing inputs
+		}
+		if err := fileio.CheckRegular(in); err != nil {
+			return fmt.Errorf("batch: input %w", err)
+		}
+	}
+	return nil
+}
+
+// checkBatchOutputs refuses -o and --csv naming an input (the manifest, an
+// image, a model file) or each other, and a --csv file that batch did not
+// write, before the models load.
+func checkBatchOutputs(c *cli.Context, items []batch.Item, shard batch.Shard) error {
+	inputs := c.Args().Slice()
+	for _, it := range items {
+		inputs = append(inputs, it.Image)
+	}
+	paths, _ := engine.ModelPaths{Model: c.String("model"), Vision: c.String("vision"), Dir: c.String("model-dir")}.Resolve()
+	inputs = append(inputs, paths.Model, paths.Vision)
+	output := shard.Path(c.String("output"))
+	if err := fileio.CheckOutput(output, inputs...); err != nil {
+		return cli.Exit("batch: -o/--output: "+err.Error(), 2)
+	}
+	if csv := c.String("csv"); csv != "" {
+		csv = shard.Path(csv)
+		if err := fileio.CheckOutput(csv, append(inputs, output)...); err != nil {
+			return cli.Exit("batch: --csv: "+err.Error(), 2)
+		}
+		if err := batch.CheckCSV(csv); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -3,10 +3,12 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/xraygpt-go/xraygpt/convert"
+	"github.com/xraygpt-go/xraygpt/internal/fileio"
 	visconvert "github.com/xraygpt-go/xraygpt/vision/convert"
 )
 
@@ -55,6 +57,9 @@ func runConvertLLM(c *cli.Context) error {
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("convert llm: %v", err), 2)
 	}
+	if err := checkOutputNotIn(c.String("output"), c.Args().First()); err != nil {
+		return cli.Exit("convert llm: "+err.Error(), 2)
+	}
 	bar := newProgressBar(os.Stderr, "converting")
 	err = convert.LLM(c.Context, c.Args().First(), c.String("output"), convert.Options{
 		Precision: prec,
@@ -83,6 +88,9 @@ func runConvertVision(c *cli.Context) error {
 		return cli.Exit(fmt.Sprintf("convert vision: --dtype %q: want f16 or f32", c.String("dtype")), 2)
 	}
 	out := c.String("output")
+	if err := fileio.CheckOutput(out, c.String("eva"), c.String("qformer"), c.String("medclip"), c.String("proj")); err != nil {
+		return cli.Exit("convert vision: "+err.Error(), 2)
+	}
 	var err error
 	switch {
 	case c.String("medclip") != "":
@@ -100,4 +108,18 @@ func runConvertVision(c *cli.Context) error {
 	}
 	fmt.Fprintf(os.Stderr, "wrote %s\n", out)
 	return nil
+}
+
+// checkOutputNotIn refuses an output that is one of the files in the folder
+// dir (a converter reads them while it writes).
+func checkOutputNotIn(out, dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil // the converter reports it
+	}
+	var files []string
+	for _, e := range entries {
+		files = append(files, filepath.Join(dir, e.Name()))
+	}
+	return fileio.CheckOutput(out, files...)
 }

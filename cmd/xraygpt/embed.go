@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/xraygpt-go/xraygpt/imaging"
+	"github.com/xraygpt-go/xraygpt/internal/fileio"
 	"github.com/xraygpt-go/xraygpt/vision"
 	"github.com/xraygpt-go/xraygpt/vision/npy"
 )
@@ -30,6 +31,12 @@ encoder's output tokens (XrayGPT: Q-Former 32x768; MedCLIP: Swin's last hidden s
 }
 
 func runEmbed(c *cli.Context) error {
+	if err := checkModelFile(c.String("vision"), roleVision); err != nil {
+		return err
+	}
+	if err := fileio.CheckOutput(c.String("output"), c.String("image"), c.String("vision")); err != nil {
+		return cli.Exit("embed: "+err.Error(), 2)
+	}
 	tuneBLAS()
 	m, err := vision.Open(c.String("vision"), vision.Options{})
 	if err != nil {

@@ -3,9 +3,13 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
@@ -15,6 +19,135 @@ import (
 	"github.com/xraygpt-go/xraygpt/llama"
 	"github.com/xraygpt-go/xraygpt/vision"
 )
+
+// flagRange is the allowed range of a numeric flag: Min to Max, with Min
+// itself excluded when MinOpen.
+type flagRange struct {
+	Min, Max float64
+	MinOpen  bool
+	Note     string // what special values mean, for the message
+}
+
+func (r flagRange) contains(v float64) bool {
+	if r.MinOpen && !(v > r.Min) || !r.MinOpen && !(v >= r.Min) {
+		return false // NaN too
+	}
+	return v <= r.Max
+}
+
+func (r flagRange) String() string {
+	f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+	s := f(r.Min) + " to " + f(r.Max)
+	if r.MinOpen {
+		s = "more than " + f(r.Min) + " and at most " + f(r.Max)
+	}
+	if r.Note != "" {
+		s += " (" + r.Note + ")"
+	}
+	return s
+}
+
+// maxThreads is the most threads a thread flag takes: 4 per core, and no
+// more than ggml's limit of 512. More only slows things down, and beyond what
+// the system lets a process create, ggml aborts the process.
+func maxThreads() int { return min(512, 4*runtime.NumCPU()) }
+
+// flagRanges lists the range of every numeric flag of every command, by
+// flag name; checkFlags enforces them before a command starts (a test checks
+// that no numeric flag is missing here).
+func flagRanges() map[string]flagRange {
+	threads := flagRange{0, float64(maxThreads()), false, fmt.Sprintf("0: one per core; at most 4 per core (%d cores), 512 in all", runtime.NumCPU())}
+	return map[string]flagRange{
+		// Models (modelFlags) and quantize.
+		"gpu-layers":     {-1, 1 << 20, false, "-1: all"},
+		"threads":        threads,
+		"vision-threads": threads,
+		"ctx-size":       {1, 1 << 20, false, ""},
+		// Generation (generateFlags).
+		"max-tokens":     {1, 1 << 20, false, ""},
+		"temp":           {0, 100, false, "0: greedy"},
+		"top-p":          {0, 1, false, "1: off"},
+		"top-k":          {0, 1 << 30, false, "0: off"},
+		"min-p":          {0, 1, false, "0: off"},
+		"repeat-penalty": {0, 100, true, "1: off"},
+		"seed":           {0, math.MaxUint32, false, "0: random"},
+		"draft":          {0, 64, false, "0: off"},
+		// batch.
+		"queue":    {0, 256, false, "0: no overlap"},
+		"parallel": {0, 256, false, "0: 4 on the CPU, 8 with a GPU"},
+		// serve (its --parallel is batch's).
+		"port":             {0, 65535, false, "0: any free port"},
+		"max-queue":        {0, 4096, false, "0: 4 x --parallel"},
+		"max-tokens-cap":   {1, 1 << 20, false, ""},
+		"shutdown-timeout": {0, float64(24 * time.Hour), false, "a duration, e.g. 30s"},
+		// batch's shards (also checked against each other by batchShard).
+		"shard-count": {1, 1 << 24, false, ""},
+		"shard-index": {0, 1<<24 - 1, false, "from 0"},
+		// convert vision.
+		"eva-heads":     {0, 4096, false, "0: from the checkpoint"},
+		"qformer-heads": {0, 4096, false, "0: from the checkpoint"},
+		"eva-blocks":    {0, 4096, false, "0: all but the last"},
+	}
+}
+
+// checkFlags is every command's Before: it refuses an out-of-range number
+// with a usage error (exit status 2) naming the flag and its range, before
+// anything is loaded.
+func checkFlags(c *cli.Context) error {
+	ranges := flagRanges()
+	for _, f := range c.Command.Flags {
+		names := f.Names()
+		r, ok := ranges[names[0]]
+		if !ok || !c.IsSet(names[0]) {
+			continue
+		}
+		var v float64
+		var text string
+		switch f.(type) {
+		case *cli.IntFlag:
+			n := c.Int(names[0])
+			v, text = float64(n), strconv.Itoa(n)
+		case *cli.UintFlag:
+			n := c.Uint(names[0])
+			v, text = float64(n), strconv.FormatUint(uint64(n), 10)
+		case *cli.Float64Flag:
+			v = c.Float64(names[0])
+			text = strconv.FormatFloat(v, 'g', -1, 64)
+		default:
+			continue
+		}
+		if !r.contains(v) {
+			return cli.Exit(fmt.Sprintf("%s: %s %s: out of range; want %s", c.Command.FullName(), flagNames(names), text, r), 2)
+		}
+	}
+	return nil
+}
+
+// flagNames writes a flag's names as a user types them: "-n/--max-tokens".
+func flagNames(names []string) string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		if len(n) == 1 || n == "ngl" {
+			out[i] = "-" + n
+		} else {
+			out[i] = "--" + n
+		}
+	}
+	if len(out) > 1 { // the short form first
+		out[0], out[len(out)-1] = out[len(out)-1], out[0]
+	}
+	return strings.Join(out, "/")
+}
+
+// usageError turns a flag the library could not parse ("-n abc") into a
+// usage error, exit status 2.
+func usageError(c *cli.Context, err error, _ bool) error {
+	name := "xraygpt"
+	if c.Command != nil && c.Command.Name != "" {
+		name = c.Command.FullName()
+	}
+	return cli.Exit(fmt.Sprintf("%s: %v", name, err), 2)
+}
 
 // Flags shared by the commands that run the models, named as in llama.cpp.
 func modelFlags() []cli.Flag {
@@ -84,14 +217,15 @@ func tuneBLAS() { linalg.SetThreads(linalg.Default(), 1) }
 
 // openEngine resolves the model files, loads GPU plugins and both models.
 func openEngine(c *cli.Context) (*engine.Engine, error) {
-	for _, name := range []string{"threads", "vision-threads"} {
-		if c.Int(name) < 0 {
-			return nil, cli.Exit(fmt.Sprintf("--%s %d: want a number of threads, or 0 for one per core", name, c.Int(name)), 2)
-		}
-	}
 	tuneBLAS()
 	paths, err := engine.ModelPaths{Model: c.String("model"), Vision: c.String("vision"), Dir: c.String("model-dir")}.Resolve()
 	if err != nil {
+		return nil, err
+	}
+	if err := checkModelFile(paths.Model, roleLanguage); err != nil {
+		return nil, err
+	}
+	if err := checkModelFile(paths.Vision, roleVision); err != nil {
 		return nil, err
 	}
 	verbose := c.Bool("verbose")
@@ -164,9 +298,6 @@ func newScheduler(c *cli.Context, e *engine.Engine, slots int) (*engine.Schedule
 // slots sequences at once and as many waiting.
 func schedulerOptions(c *cli.Context, slots int) (engine.SchedulerOptions, error) {
 	opts := engine.SchedulerOptions{Slots: slots, Queue: slots, ContextSize: c.Int("ctx-size"), Draft: c.Int("draft")}
-	if opts.Draft < 0 || opts.Draft > 64 {
-		return opts, cli.Exit(fmt.Sprintf("--draft %d: want 0 to 64 draft tokens per step", opts.Draft), 2)
-	}
 	if path := c.String("draft-corpus"); path != "" {
 		corpus, err := engine.ReadDraftCorpus(path)
 		if err != nil {

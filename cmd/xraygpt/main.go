@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/urfave/cli/v2"
 )
@@ -26,7 +27,13 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	app := newApp()
+	// chat handles Ctrl-C itself: it stops the answer being written.
+	go exitOnSecondSignal(len(os.Args) > 1 && findCommand(app.Commands, os.Args[1]) == findCommand(app.Commands, "chat"))
 	if err := app.RunContext(ctx, interspersed(app, os.Args)); err != nil {
+		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+			fmt.Fprintln(os.Stderr, "xraygpt: interrupted")
+			os.Exit(130)
+		}
 		fmt.Fprintf(os.Stderr, "xraygpt: %v\n", err)
 		var exit cli.ExitCoder
 		if errors.As(err, &exit) {
@@ -36,8 +43,50 @@ func main() {
 	}
 }
 
+// exitOnSecondSignal keeps every command interruptible: the first SIGINT or
+// SIGTERM cancels the commands' context, which stops them cleanly (a batch
+// records nothing half-done); if the command has not returned by the next
+// signal, or within forceExitAfter of a SIGTERM, the process exits at once
+// with the shell's status for the signal. Outputs appear only when complete,
+// so this leaves no half-written file (see docs/robustness.md). In chatMode
+// SIGINT belongs to chat, which stops the answer being written with it, and
+// SIGTERM ends the program at once (chat writes no file).
+func exitOnSecondSignal(chatMode bool) {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	if chatMode {
+		for s := range sigs {
+			if s == syscall.SIGTERM {
+				os.Exit(exitStatus(s))
+			}
+		}
+	}
+	var timeout <-chan time.Time
+	if s := <-sigs; s == syscall.SIGTERM { // main's context is cancelled by the same signal
+		timeout = time.After(forceExitAfter)
+	}
+	fmt.Fprintln(os.Stderr, "xraygpt: interrupted; stopping (send the signal again to quit at once)")
+	select {
+	case s := <-sigs:
+		os.Exit(exitStatus(s))
+	case <-timeout:
+		fmt.Fprintln(os.Stderr, "xraygpt: still running after SIGTERM; quitting")
+		os.Exit(exitStatus(syscall.SIGTERM))
+	}
+}
+
+// forceExitAfter is how long a command may take to stop after SIGTERM.
+const forceExitAfter = 10 * time.Second
+
+func exitStatus(s os.Signal) int {
+	if n, ok := s.(syscall.Signal); ok {
+		return 128 + int(n)
+	}
+	return 1
+}
+
 func newApp() *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:    "xraygpt",
 		Usage:   "chest X-ray summaries and follow-up answers, offline",
 		Version: version,
@@ -56,6 +105,19 @@ func newApp() *cli.App {
 		},
 		// Errors are printed once by main, not by the library as well.
 		ExitErrHandler: func(*cli.Context, error) {},
+		OnUsageError:   usageError,
+	}
+	setChecks(app.Commands)
+	return app
+}
+
+// setChecks makes every command check its numeric flags before it runs and
+// report unparsable flags as usage errors.
+func setChecks(cmds []*cli.Command) {
+	for _, c := range cmds {
+		c.Before = checkFlags
+		c.OnUsageError = usageError
+		setChecks(c.Subcommands)
 	}
 }
 

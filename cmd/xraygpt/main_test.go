@@ -105,7 +105,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"quantize", "a", "b"}, 2, "usage"},
 		{append(append([]string{"summarize"}, models()...), "--mmap", "maybe", enginetest.Image()), 2, "--mmap"},
 		{append(append([]string{"batch"}, models()...), "--vision-threads", "-1", "-o", filepath.Join(t.TempDir(), "o.jsonl"), enginetest.Image()), 2, "--vision-threads -1"},
-		{[]string{"quantize", llmPath, filepath.Join(t.TempDir(), "q.gguf"), "Q9_X"}, 1, "Q9_X"},
+		{[]string{"quantize", llmPath, filepath.Join(t.TempDir(), "q.gguf"), "Q9_X"}, 2, "Q9_X"},
 		{[]string{"convert", "vision", "-o", "x.gguf"}, 2, "--eva and --qformer"},
 		{[]string{"convert", "llm", t.TempDir(), "-o", filepath.Join(t.TempDir(), "x.gguf")}, 1, "config.json"},
 		{[]string{"embed", "--vision", visionPath, "--image", enginetest.Image(), "-o", filepath.Join(t.TempDir(), "x.npy"), "--stage", "nope"}, 2, "no stage"},

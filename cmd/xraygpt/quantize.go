@@ -3,11 +3,13 @@ package main
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/xraygpt-go/xraygpt/internal/fileio"
 	"github.com/xraygpt-go/xraygpt/llama"
 )
 
@@ -26,6 +28,15 @@ Q4_K_M is a good default for a 7B model on a laptop; Q8_0 is nearly lossless.`,
 				return cli.Exit("quantize: usage: xraygpt quantize IN.gguf OUT.gguf TYPE", 2)
 			}
 			in, out, typ := c.Args().Get(0), c.Args().Get(1), c.Args().Get(2)
+			if !slices.Contains(llama.QuantTypes(), strings.ToUpper(typ)) {
+				return cli.Exit(fmt.Sprintf("quantize: unknown type %q; want one of %s", typ, strings.Join(llama.QuantTypes(), ", ")), 2)
+			}
+			if err := checkModelFile(in, roleQuantize); err != nil {
+				return err
+			}
+			if err := fileio.CheckOutput(out, in); err != nil {
+				return cli.Exit("quantize: "+err.Error(), 2)
+			}
 			start := time.Now()
 			done := make(chan struct{})
 			if isTerminal(os.Stderr) { // llama.cpp reports no fraction: show that work goes on

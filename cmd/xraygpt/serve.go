@@ -33,8 +33,8 @@ ones in flight finish (up to --shutdown-timeout) and exits 0.`,
 		Flags: append(append(modelFlags(), generateFlags()...),
 			&cli.StringFlag{Name: "host", Value: "127.0.0.1", Usage: "address to listen on (0.0.0.0: every interface)"},
 			&cli.IntFlag{Name: "port", Value: 8080, Usage: "TCP port (0: any free port, printed on stderr)"},
-			&cli.IntFlag{Name: "parallel", Aliases: []string{"np"}, Value: 1, Usage: "requests generating at once (slots)"},
-			&cli.IntFlag{Name: "queue", Usage: "requests waiting for a slot beyond --parallel; more get 429 (default: 4 x --parallel)"},
+			&cli.IntFlag{Name: "parallel", Aliases: []string{"np"}, Usage: "requests answered at once, batched into the same decode steps (default: 4 on the CPU, 8 with a GPU); the KV cache holds --parallel x --ctx-size positions", DefaultText: "auto"},
+			&cli.IntFlag{Name: "max-queue", Usage: "requests waiting for a slot beyond --parallel; more get 429 (default: 4 x --parallel)"},
 			&cli.StringFlag{Name: "api-key", Usage: "require this key (Authorization: Bearer KEY or X-Api-Key: KEY); visible in ps, prefer --api-key-file"},
 			&cli.StringFlag{Name: "api-key-file", Usage: "read the required key from this file (first line)"},
 			&cli.StringFlag{Name: "max-body", Value: "32MB", Usage: "largest request body (KB, MB, GB are powers of 1024); 413 beyond"},
@@ -54,27 +54,13 @@ func runServe(c *cli.Context) error {
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("serve: --max-body: %v", err), 2)
 	}
-	if p := c.Int("parallel"); p < 1 || p > 64 {
-		return cli.Exit(fmt.Sprintf("serve: --parallel %d: want 1 to 64", p), 2)
-	}
-	if q := c.Int("queue"); q < 0 {
-		return cli.Exit(fmt.Sprintf("serve: --queue %d: want 0 or more", q), 2)
-	}
-	if n := c.Int("max-tokens-cap"); n < 1 {
-		return cli.Exit(fmt.Sprintf("serve: --max-tokens-cap %d: want at least 1", n), 2)
-	}
-	if p := c.Int("port"); p < 0 || p > 65535 {
-		return cli.Exit(fmt.Sprintf("serve: --port %d: want 0 to 65535", p), 2)
+	if d := c.Duration("shutdown-timeout"); d < 0 {
+		return cli.Exit(fmt.Sprintf("serve: --shutdown-timeout %s: want 0 or more", d), 2)
 	}
 	key, err := apiKey(c)
 	if err != nil {
 		return err
 	}
-	sched, err := schedulerOptions(c, c.Int("parallel"))
-	if err != nil {
-		return err
-	}
-	sched.Queue = c.Int("queue") // 0: 4 x --parallel
 	paths, err := engine.ModelPaths{Model: c.String("model"), Vision: c.String("vision"), Dir: c.String("model-dir")}.Resolve()
 	if err != nil {
 		return err
@@ -104,9 +90,18 @@ func runServe(c *cli.Context) error {
 	go func() { served <- hs.Serve(ln) }()
 	logger.Printf("listening on http://%s (loading the models)", ln.Addr())
 
+	parallel := c.Int("parallel")
 	e, err := openEngine(c)
 	if err == nil {
-		if err = srv.SetEngine(e, sched); err != nil {
+		if parallel == 0 {
+			parallel = defaultParallel() // after openEngine: it looks for a GPU
+		}
+		var sched engine.SchedulerOptions
+		if sched, err = schedulerOptions(c, parallel); err == nil {
+			sched.Queue = c.Int("max-queue") // 0: 4 x --parallel
+			err = srv.SetEngine(e, sched)
+		}
+		if err != nil {
 			e.Close()
 		}
 	}
@@ -118,7 +113,7 @@ func runServe(c *cli.Context) error {
 		}
 		return err
 	}
-	logger.Printf("ready: %s + %s, %d slot(s), on http://%s", paths.Model, paths.Vision, c.Int("parallel"), ln.Addr())
+	logger.Printf("ready: %s + %s, %d slot(s), on http://%s", paths.Model, paths.Vision, parallel, ln.Addr())
 
 	select {
 	case err = <-served: // the listener failed

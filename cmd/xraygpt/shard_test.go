@@ -154,7 +154,7 @@ func TestShardUsageErrors(t *testing.T) {
 		env  []string
 		want string
 	}{
-		{[]string{"--shard-count", "0"}, nil, "--shard-count 0: want 1 or more"},
+		{[]string{"--shard-count", "0"}, nil, "--shard-count 0: out of range; want 1 to"},
 		{[]string{"--shard-count", "4", "--shard-index", "4"}, nil, "out of range for 4 shards"},
 		{[]string{"--shard-index", "-1", "--shard-count", "4"}, nil, "--shard-index -1"},
 		{[]string{"--shard-count", "4"}, nil, "shard index unknown"},

@@ -203,3 +203,25 @@ func SameFile(a, b string) bool {
 	}
 	return os.SameFile(sa, sb)
 }
+
+// ErrOutputIsInput means an output path names one of the command's inputs.
+var ErrOutputIsInput = errors.New("the output would overwrite an input")
+
+// CheckOutput reports an error wrapping ErrOutputIsInput when out names the
+// same existing file as one of inputs (through links, relative paths or
+// hard links), and one wrapping ErrNotRegular when out is an existing
+// folder (a file could not be renamed over it when done).
+func CheckOutput(out string, inputs ...string) error {
+	if st, err := os.Stat(out); err == nil && st.IsDir() {
+		return &fs.PathError{Op: "write", Path: out, Err: fmt.Errorf("%w (a folder)", ErrNotRegular)}
+	}
+	for _, in := range inputs {
+		if in != "" && SameFile(out, in) {
+			if in == out {
+				return fmt.Errorf("output %s is also an input: %w", out, ErrOutputIsInput)
+			}
+			return fmt.Errorf("output %s is the input %s: %w", out, in, ErrOutputIsInput)
+		}
+	}
+	return nil
+}

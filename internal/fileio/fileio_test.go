@@ -4,7 +4,10 @@ import (
 	"errors"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -124,5 +127,95 @@ func TestSameFile(t *testing.T) {
 	}
 	if SameFile(a, filepath.Join(dir, "missing")) {
 		t.Error("a missing file is the same as an existing one")
+	}
+}
+
+func TestLockRefusesSecondWriter(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out.jsonl")
+	l, err := Lock(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Lock(out)
+	if !errors.Is(err, ErrLocked) {
+		t.Fatalf("second Lock = %v, want ErrLocked", err)
+	}
+	if msg := err.Error(); !strings.Contains(msg, "pid "+strconv.Itoa(os.Getpid())) || !strings.Contains(msg, out) {
+		t.Errorf("error %q names neither the holder nor the file", msg)
+	}
+	if err := l.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(lockName(out)); !os.IsNotExist(err) {
+		t.Errorf("lock file left behind: %v", err)
+	}
+	l2, err := Lock(out)
+	if err != nil {
+		t.Fatalf("Lock after Unlock: %v", err)
+	}
+	l2.Unlock()
+	l2.Unlock() // idempotent
+}
+
+// TestLockReleasedWhenHolderIsKilled runs a child process (this test binary)
+// that takes the lock and is killed with SIGKILL: its lock file stays, and
+// the next Lock must still succeed.
+func TestLockReleasedWhenHolderIsKilled(t *testing.T) {
+	if path := os.Getenv("FILEIO_LOCK_CHILD"); path != "" {
+		if _, err := Lock(path); err != nil {
+			os.Exit(3)
+		}
+		os.Stdout.WriteString("locked\n")
+		time.Sleep(time.Minute)
+		os.Exit(0)
+	}
+	out := filepath.Join(t.TempDir(), "out.jsonl")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestLockReleasedWhenHolderIsKilled$")
+	cmd.Env = append(os.Environ(), "FILEIO_LOCK_CHILD="+out)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line := make([]byte, 7)
+	if _, err := io.ReadFull(stdout, line); err != nil || string(line) != "locked\n" {
+		cmd.Process.Kill()
+		t.Fatalf("child: %q %v", line, err)
+	}
+	if _, err := Lock(out); !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "pid "+strconv.Itoa(cmd.Process.Pid)) {
+		t.Errorf("Lock while the child holds it = %v, want ErrLocked naming pid %d", err, cmd.Process.Pid)
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	if _, err := os.Stat(lockName(out)); err != nil {
+		t.Errorf("the killed child's lock file should still be there: %v", err)
+	}
+	l, err := Lock(out)
+	if err != nil {
+		t.Fatalf("Lock after the holder was killed: %v", err)
+	}
+	l.Unlock()
+}
+
+func TestCheckOutput(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in")
+	os.WriteFile(in, []byte("x"), 0o644)
+	link := filepath.Join(dir, "link")
+	os.Symlink(in, link)
+	hard := filepath.Join(dir, "hard")
+	os.Link(in, hard)
+	for _, out := range []string{in, link, hard, filepath.Join(dir, ".", "in")} {
+		if err := CheckOutput(out, "", filepath.Join(dir, "other"), in); !errors.Is(err, ErrOutputIsInput) {
+			t.Errorf("CheckOutput(%s, in) = %v, want ErrOutputIsInput", out, err)
+		}
+	}
+	if err := CheckOutput(dir, in); !errors.Is(err, ErrNotRegular) {
+		t.Errorf("CheckOutput(folder) = %v, want ErrNotRegular", err)
+	}
+	if err := CheckOutput(filepath.Join(dir, "new"), in, link); err != nil {
+		t.Errorf("a new output: %v", err)
 	}
 }

@@ -11,11 +11,11 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/xraygpt-go/xraygpt/internal/fileio"
 )
 
 // ErrFormat means the bytes are not a supported .npy file.
@@ -65,21 +65,10 @@ func Write(w io.Writer, data []float32, shape []int) error {
 	return bw.Flush()
 }
 
-// WriteFile writes a .npy file through a temporary file renamed into place.
+// WriteFile writes a .npy file through a temporary file renamed into place,
+// with mode 0644 less the umask.
 func WriteFile(path string, data []float32, shape []int) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("npy: write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := Write(tmp, data, shape); err != nil {
-		tmp.Close()
-		return fmt.Errorf("npy: write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("npy: write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := fileio.WriteAtomic(path, 0o644, func(w io.Writer) error { return Write(w, data, shape) }); err != nil {
 		return fmt.Errorf("npy: write %s: %w", path, err)
 	}
 	return nil
@@ -169,7 +158,7 @@ func Read(r io.Reader) (data []float32, shape []int, err error) {
 
 // ReadFile reads a float32 .npy file.
 func ReadFile(path string) ([]float32, []int, error) {
-	f, err := os.Open(path)
+	f, err := fileio.OpenRegular(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("npy: %w", err)
 	}
