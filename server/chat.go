@@ -96,7 +96,7 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 			s.writeGenError(w, r, err)
 			return
 		}
-		http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.opts.WriteTimeout))
+		http.NewResponseController(w).SetWriteDeadline(time.Now().Add(writeTimeout))
 		writeJSON(w, http.StatusOK, c.object(ans))
 	}
 	if ans != nil {
@@ -181,7 +181,7 @@ func (s *Server) stream(ctx context.Context, cancel context.CancelFunc, w http.R
 			return
 		}
 		b, _ := json.Marshal(v)
-		rc.SetWriteDeadline(time.Now().Add(s.opts.WriteTimeout))
+		rc.SetWriteDeadline(time.Now().Add(writeTimeout))
 		if _, err := fmt.Fprintf(w, "data: %s\n\n", b); err != nil {
 			failed = true
 			cancel() // the client is gone: free the slot
@@ -247,7 +247,7 @@ func (s *Server) stream(ctx context.Context, cancel context.CancelFunc, w http.R
 				send(u)
 			}
 			if !failed {
-				rc.SetWriteDeadline(time.Now().Add(s.opts.WriteTimeout))
+				rc.SetWriteDeadline(time.Now().Add(writeTimeout))
 				fmt.Fprint(w, "data: [DONE]\n\n")
 				rc.Flush()
 			}

@@ -39,16 +39,18 @@ type Options struct {
 	// Model and Vision name the loaded models (the id clients send, and the
 	// vision model shown with it).
 	Model, Vision string
-	// WriteTimeout bounds each write to a client; 0: 30 s.
-	WriteTimeout time.Duration
 	// Log receives one access line per request, and internal errors; nil:
 	// discarded. Request contents (images, questions, answers) are never
 	// logged.
 	Log *log.Logger
 }
 
-// Server answers the HTTP API. Create it with New, serve its Handler, and
-// give it the engine with SetEngine once the models are loaded.
+// writeTimeout bounds each write to a client.
+const writeTimeout = 30 * time.Second
+
+// Server answers the HTTP API. Create it with New, serve it with the
+// http.Server of HTTPServer, and give it the engine with SetEngine once the
+// models are loaded.
 type Server struct {
 	opts    Options
 	mux     *http.ServeMux
@@ -72,9 +74,6 @@ func New(opts Options) *Server {
 	}
 	if opts.MaxTokensCap <= 0 {
 		opts.MaxTokensCap = 1024
-	}
-	if opts.WriteTimeout <= 0 {
-		opts.WriteTimeout = 30 * time.Second
 	}
 	if opts.Log == nil {
 		opts.Log = log.New(io.Discard, "", 0)
@@ -170,7 +169,7 @@ func (s *Server) stats() engine.SchedulerStats {
 func (s *Server) HTTPServer(addr string) *http.Server {
 	return &http.Server{
 		Addr:              addr,
-		Handler:           s.Handler(),
+		Handler:           s.handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second, // the whole request, body included; cleared once read
 		IdleTimeout:       120 * time.Second,
@@ -179,9 +178,9 @@ func (s *Server) HTTPServer(addr string) *http.Server {
 	}
 }
 
-// Handler is the server's HTTP handler: the routes behind the access log,
+// handler is the server's HTTP handler: the routes behind the access log,
 // metrics and CORS.
-func (s *Server) Handler() http.Handler {
+func (s *Server) handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &recorder{ResponseWriter: w}

@@ -86,7 +86,7 @@ func newTestServer(t *testing.T, opts Options, sched engine.SchedulerOptions, wr
 	if wrap != nil {
 		s.gen = wrap(s.gen)
 	}
-	ts := httptest.NewServer(s.Handler())
+	ts := httptest.NewServer(s.handler())
 	t.Cleanup(func() { ts.Close(); s.Close() })
 	return s, ts, logs
 }
@@ -708,7 +708,7 @@ func TestConcurrentSlotsMatchSequential(t *testing.T) {
 
 func TestHealthMetricsCORSPreview(t *testing.T) {
 	s := New(Options{Model: modelID, CORSOrigin: "https://pacs.example"})
-	ts := httptest.NewServer(s.Handler())
+	ts := httptest.NewServer(s.handler())
 	defer ts.Close()
 	status := func(path string) int {
 		resp, err := http.Get(ts.URL + path)
