@@ -3,8 +3,10 @@
 #   Debian/Ubuntu: C/C++ compiler, make, OpenBLAS (optional fast vision path),
 #                  and the Vulkan toolchain + Mesa's CPU Vulkan driver (lavapipe)
 #                  used by the GPU-backend tests, Slurm + munge for the
-#                  job-array test (deploy/slurm), and chromium and nodejs/npm
-#                  for the server's browser and openai-client tests.
+#                  job-array test (deploy/slurm), OpenJPEG and CharLS (JPEG 2000 and
+#                  JPEG-LS DICOM, loaded at run time), GDCM's and dcmtk's tools (the
+#                  DICOM codec tests' reference decoders), and chromium and
+#                  nodejs/npm for the server's browser and openai-client tests.
 #   macOS:         checks for the Xcode command line tools and Go.
 # Go itself (>= 1.22; the go command fetches the exact toolchain in go.mod)
 # must already be installed: https://go.dev/doc/install
@@ -17,8 +19,9 @@ Linux)
 		exit 0
 	fi
 	pkgs=(build-essential pkg-config libopenblas0-pthread cmake ninja-build glslc libvulkan-dev mesa-vulkan-drivers
-	slurmctld slurmd slurm-client munge # a one-node Slurm cluster for deploy/slurm's test
-	chromium nodejs)                    # the server's browser and openai-client tests
+		slurmctld slurmd slurm-client munge          # a one-node Slurm cluster for deploy/slurm's test
+		libgdcm-tools dcmtk libopenjp2-7 libcharls2 # DICOM codecs and their reference decoders
+		chromium nodejs)                            # the server's browser and openai-client tests
 	# NodeSource's nodejs carries npm (and conflicts with Debian's npm package).
 	command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 	missing=()

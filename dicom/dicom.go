@@ -3,12 +3,16 @@
 // VOI window, or a percentile window when it has none), MONOCHROME1 inverted.
 //
 // It reads explicit and implicit VR little endian, deflated and big endian explicit VR, native
-// 8/16-bit pixel data and encapsulated JPEG baseline. Other transfer syntaxes (JPEG 2000,
-// JPEG-LS, RLE, lossless JPEG, ...) fail with ErrUnsupportedTransferSyntax naming the syntax.
+// 8/16-bit pixel data, and encapsulated pixel data as PACS export it, decoded as GDCM does: JPEG
+// baseline, 12-bit extended and lossless (package codec/rawjpeg, pure Go), RLE Lossless (pure
+// Go), JPEG-LS (CharLS) and JPEG 2000 (OpenJPEG), the last two loaded at run time when
+// installed. Other transfer syntaxes (MPEG, HTJ2K, JPEG 2000 Part 2, ...), and JPEG-LS or JPEG
+// 2000 without their library, fail with ErrUnsupportedTransferSyntax naming the syntax, its UID
+// and, for a missing library, the package to install.
 //
 // Entry points: DecodeFile and Decode (an io.ReaderAt of known size) return an *Image with the
 // pixels, the attributes that describe them and warnings; DecodeReader does the same for a
-// stream. IsDICOM, DecodeConfig and DecodeImage have the shapes an image-format table needs.
+// stream. IsDICOM and DecodeConfig have the shapes an image-format table needs.
 //
 // The reader is defensive: every length is checked against the bytes left before anything is
 // allocated, sequences are skipped with a nesting limit, and the decoded size is capped by
@@ -38,7 +42,7 @@ var (
 	// ErrUnsupported: a valid file whose pixel format (photometric interpretation, bit depth) is not handled.
 	ErrUnsupported = errors.New("unsupported DICOM pixel format")
 	// ErrNoPixelData: the file holds no image (a structured report, a DICOMDIR, ...).
-	ErrNoPixelData = errors.New("DICOM file has no pixel data")
+	ErrNoPixelData = errors.New("DICOM file has no Pixel Data (7fe0,0010): no image to read")
 	// ErrTooLarge: the image exceeds Options.MaxPixels.
 	ErrTooLarge = errors.New("DICOM image too large")
 )
@@ -95,6 +99,8 @@ type Options struct {
 	Window WindowMode
 	// MaxBytes caps what DecodeReader buffers from its stream; 0 means DefaultMaxBytes.
 	MaxBytes int64
+
+	keepSamples bool // tests: keep the stored samples in Image.samples
 }
 
 func (o Options) maxBytes() int64 {
@@ -144,6 +150,11 @@ type Image struct {
 	Warnings []string
 
 	model color.Model // for DecodeConfig
+
+	// With Options.keepSamples: the first frame's stored values (masked, sign-extended,
+	// pixel-interleaved) and the colour space they are in, before rendering.
+	samples            []int32
+	samplesPhotometric string
 }
 
 // IsDICOM reports whether head, the first bytes of a file (SniffLen or more), look like DICOM:
@@ -202,16 +213,6 @@ func Decode(r io.ReaderAt, size int64, opts Options) (*Image, error) {
 func DecodeReader(r io.Reader, opts Options) (*Image, error) {
 	s := &streamAt{r: r, max: opts.maxBytes()}
 	return decode(s, s, s.max, opts, false)
-}
-
-// DecodeImage decodes the first frame of the DICOM stream r with the default Options and
-// returns its pixels; with IsDICOM and DecodeConfig it fits an image format table.
-func DecodeImage(r io.Reader) (image.Image, error) {
-	img, err := DecodeReader(r, Options{})
-	if err != nil {
-		return nil, err
-	}
-	return img.Pixels, nil
 }
 
 // DecodeConfig returns the dimensions of the DICOM stream r and the colour model Decode would

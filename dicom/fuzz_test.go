@@ -32,6 +32,8 @@ func allocBound(n int) uint64 {
 // Seeds are the small test files (the JPEG one cut to its first 4 KiB) and a few headers.
 func FuzzDecode(f *testing.F) {
 	files, _ := filepath.Glob("testdata/*.dcm")
+	codecs, _ := filepath.Glob("testdata/codecs/u8_*.dcm") // one of each codec, 1-9 KiB
+	files = append(files, codecs...)
 	for _, path := range files {
 		data, err := os.ReadFile(path)
 		if err != nil {

@@ -261,6 +261,9 @@ type dataset struct {
 // parse reads elements until Pixel Data or the end, keeping the wanted ones.
 func (c *cursor) parse(ds *dataset, stopGroup int) error {
 	for c.left() > 0 {
+		if c.s != nil && c.s.fill(c.off+1) <= c.off {
+			return nil // a stream (or inflated data set) that ends between elements
+		}
 		if stopGroup >= 0 {
 			if b := c.peek(2); len(b) < 2 || int(binary.LittleEndian.Uint16(b)) != stopGroup {
 				return nil

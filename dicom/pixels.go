@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"image"
 	"image/color"
-	"image/draw"
-	"image/jpeg"
 	"math"
 	"strings"
 )
@@ -150,21 +148,54 @@ func decodePixels(img *Image, ds *dataset, ts transferSyntax, opts Options) erro
 	default:
 		return fmt.Errorf("tag %v Photometric Interpretation %q: %w", tagPhotometric, img.Photometric, ErrUnsupported)
 	}
-	if ts.kind == syntaxJPEG {
-		return decodeJPEG(img, ds, info, opts)
+	var (
+		f   *frame
+		err error
+	)
+	if ts.kind == syntaxImplicitLE || ts.kind == syntaxExplicitLE || ts.kind == syntaxExplicitBE || ts.kind == syntaxDeflatedLE {
+		f, err = nativeFrame(img, ds)
+	} else {
+		f, err = encapsulatedFrame(img, ds, ts, opts)
 	}
-	return decodeNative(img, ds, info, opts)
+	if err != nil {
+		return err
+	}
+	samples := storedSamples(img, f.words, f.shift)
+	if opts.keepSamples {
+		img.samples, img.samplesPhotometric = samples, f.photometric
+	}
+	if img.SamplesPerPixel == 1 {
+		renderGray(img, samples, img.BitsStored, img.Signed, info, opts)
+		return nil
+	}
+	return renderColour(img, samples, f.photometric)
 }
 
-// decodeNative decodes uncompressed pixel data.
-func decodeNative(img *Image, ds *dataset, info frameInfo, opts Options) error {
-	p := ds.pixel
-	if p.length == undefinedLength {
-		return errAt(p.tag, p.off, "undefined length (encapsulated) Pixel Data in a native transfer syntax")
+// frame is the first frame's words as stored (or as a codec returned them), pixel-interleaved.
+type frame struct {
+	words       []uint16
+	shift       uint   // bits below the stored value (High Bit + 1 - Bits Stored; 0 for compressed data)
+	photometric string // colour space of the words (a codec may have converted YCbCr to RGB)
+}
+
+// storedSamples masks each word to Bits Stored above shift and sign-extends it when signed.
+func storedSamples(img *Image, words []uint16, shift uint) []int32 {
+	samples := make([]int32, len(words))
+	mask := uint32(1)<<uint(img.BitsStored) - 1
+	sign := uint32(1) << uint(img.BitsStored-1)
+	for i, w := range words {
+		v := (uint32(w) >> shift) & mask
+		if img.Signed && v&sign != 0 {
+			samples[i] = int32(v) - int32(mask) - 1
+		} else {
+			samples[i] = int32(v)
+		}
 	}
-	if img.BitsAllocated != 8 && img.BitsAllocated != 16 {
-		return fmt.Errorf("Bits Allocated (0028,0100) %d: %w", img.BitsAllocated, ErrUnsupported)
-	}
+	return samples
+}
+
+// checkSamples checks the samples per pixel and photometric interpretation agree.
+func checkSamples(img *Image) error {
 	spp := img.SamplesPerPixel
 	if spp != 1 && spp != 3 {
 		return fmt.Errorf("Samples per Pixel (0028,0002) %d: %w", spp, ErrUnsupported)
@@ -173,59 +204,77 @@ func decodeNative(img *Image, ds *dataset, info frameInfo, opts Options) error {
 	if mono != (spp == 1) {
 		return fmt.Errorf("Photometric Interpretation %s with %d samples per pixel: %w", img.Photometric, spp, ErrUnsupported)
 	}
+	return nil
+}
+
+// nativeFrame reads uncompressed pixel data.
+func nativeFrame(img *Image, ds *dataset) (*frame, error) {
+	p := ds.pixel
+	if p.length == undefinedLength {
+		return nil, errAt(p.tag, p.off, "undefined length (encapsulated) Pixel Data in a native transfer syntax")
+	}
+	if img.BitsAllocated != 8 && img.BitsAllocated != 16 {
+		return nil, fmt.Errorf("Bits Allocated (0028,0100) %d: %w", img.BitsAllocated, ErrUnsupported)
+	}
+	if err := checkSamples(img); err != nil {
+		return nil, err
+	}
+	spp := img.SamplesPerPixel
 	if spp == 3 && img.Photometric != "RGB" && img.Photometric != "YBR_FULL" {
-		return fmt.Errorf("native Photometric Interpretation %s: %w", img.Photometric, ErrUnsupported)
+		return nil, fmt.Errorf("native Photometric Interpretation %s: %w", img.Photometric, ErrUnsupported)
 	}
 	bytesPer := img.BitsAllocated / 8
 	frameLen := int64(img.Rows) * int64(img.Columns) * int64(spp) * int64(bytesPer)
 	if frameLen > int64(p.length) {
-		return errAt(p.tag, p.off, "Pixel Data holds %d bytes, one %dx%d frame needs %d", p.length, img.Columns, img.Rows, frameLen)
-	}
-	if int64(img.Frames) > int64(p.length)/frameLen {
-		img.Warnings = append(img.Warnings, fmt.Sprintf("Pixel Data (%d bytes) holds fewer than the %d frames declared", p.length, img.Frames))
+		return nil, errAt(p.tag, p.off, "Pixel Data holds %d bytes, one %dx%d frame needs %d", p.length, img.Columns, img.Rows, frameLen)
 	}
 	c := ds.pixelCur
+	// What the file holds after the Pixel Data header: its size, or for a stream of a single
+	// frame what arrives (a multi-frame stream is not read ahead past its first frame).
+	avail := c.end - c.off
+	if c.s != nil {
+		avail = int64(p.length)
+		if img.Frames == 1 {
+			if got := c.s.fill(c.off + int64(p.length)); got < c.off+int64(p.length) && c.s.err != nil {
+				avail = got - c.off // the stream ended (or failed) before the declared length
+			}
+		}
+	}
+	if int64(p.length) > avail {
+		if frameLen > avail {
+			return nil, errAt(p.tag, p.off, "Pixel Data declares %d bytes, the file holds %d after it: truncated, one frame needs %d", p.length, avail, frameLen)
+		}
+		img.Warnings = append(img.Warnings, fmt.Sprintf("Pixel Data declares %d bytes but the file holds only %d after it (truncated file?); the first frame is complete", p.length, avail))
+	} else if int64(img.Frames) > int64(p.length)/frameLen {
+		img.Warnings = append(img.Warnings, fmt.Sprintf("Pixel Data (%d bytes) holds fewer than the %d frames declared", p.length, img.Frames))
+	}
 	raw, err := c.read(frameLen)
 	if err != nil {
-		return errAt(p.tag, p.off, "Pixel Data truncated: %v", err)
+		return nil, errAt(p.tag, p.off, "Pixel Data truncated: %v", err)
 	}
-	n := img.Rows * img.Columns * spp
-	samples := make([]int32, n)
-	shift := uint(img.HighBit + 1 - img.BitsStored)
-	mask := uint32(1)<<uint(img.BitsStored) - 1
-	sign := uint32(1) << uint(img.BitsStored-1)
-	for i := range samples {
-		var v uint32
+	n := img.Rows * img.Columns
+	words := make([]uint16, n*spp)
+	planar, _ := ds.uint(tagPlanarConfig)
+	for i := range words {
+		j := i
+		if spp == 3 && planar == 1 { // colour-by-plane: word i (pixel i/3, sample i%3) is at plane i%3
+			j = (i%3)*n + i/3
+		}
 		if bytesPer == 1 {
-			v = uint32(raw[i])
+			words[i] = uint16(raw[j])
 		} else {
-			v = uint32(c.bo.Uint16(raw[2*i:]))
-		}
-		v = (v >> shift) & mask
-		if img.Signed && v&sign != 0 {
-			samples[i] = int32(v) - int32(mask) - 1
-		} else {
-			samples[i] = int32(v)
+			words[i] = c.bo.Uint16(raw[2*j:])
 		}
 	}
-	if spp == 1 {
-		renderGray(img, samples, img.BitsStored, img.Signed, info, opts)
-		return nil
-	}
-	return renderColour(img, samples, ds)
+	return &frame{words: words, shift: uint(img.HighBit + 1 - img.BitsStored), photometric: img.Photometric}, nil
 }
 
-// renderColour turns three-sample pixels into RGBA (8-bit) or RGBA64 (deeper) without windowing.
-func renderColour(img *Image, s []int32, ds *dataset) error {
+// renderColour turns three-sample pixels (pixel-interleaved, in colour space photometric)
+// into RGBA (8-bit) or RGBA64 (deeper) without windowing.
+func renderColour(img *Image, s []int32, photometric string) error {
 	w, h := img.Columns, img.Rows
-	planar, _ := ds.uint(tagPlanarConfig)
 	n := w * h
-	at := func(i, k int) int32 {
-		if planar == 1 {
-			return s[k*n+i]
-		}
-		return s[3*i+k]
-	}
+	at := func(i, k int) int32 { return s[3*i+k] }
 	img.Window = WindowNone
 	if img.Signed {
 		return fmt.Errorf("signed colour samples: %w", ErrUnsupported)
@@ -237,7 +286,7 @@ func renderColour(img *Image, s []int32, ds *dataset) error {
 		}
 		for i := 0; i < n; i++ {
 			r, g, b := scale(at(i, 0)), scale(at(i, 1)), scale(at(i, 2))
-			if img.Photometric == "YBR_FULL" {
+			if photometric == "YBR_FULL" || photometric == "YBR_FULL_422" { // full resolution by now
 				r, g, b = color.YCbCrToRGB(r, g, b)
 			}
 			out.Pix[4*i], out.Pix[4*i+1], out.Pix[4*i+2], out.Pix[4*i+3] = r, g, b, 255
@@ -245,8 +294,8 @@ func renderColour(img *Image, s []int32, ds *dataset) error {
 		img.Pixels = out
 		return nil
 	}
-	if img.Photometric != "RGB" {
-		return fmt.Errorf("%d-bit %s: %w", img.BitsStored, img.Photometric, ErrUnsupported)
+	if photometric != "RGB" {
+		return fmt.Errorf("%d-bit %s: %w", img.BitsStored, photometric, ErrUnsupported)
 	}
 	out := image.NewRGBA64(image.Rect(0, 0, w, h))
 	max := float64(int64(1)<<uint(img.BitsStored) - 1)
@@ -315,7 +364,7 @@ func fragments(ds *dataset) (bot []uint32, frags []fragment, err error) {
 }
 
 // firstFrame returns the bytes of the first frame of encapsulated Pixel Data.
-func firstFrame(img *Image, ds *dataset) ([]byte, error) {
+func firstFrame(img *Image, ds *dataset, kind syntaxKind) ([]byte, error) {
 	if ds.pixel.length != undefinedLength {
 		return nil, errAt(ds.pixel.tag, ds.pixel.off, "defined length %d for Pixel Data in an encapsulated transfer syntax", ds.pixel.length)
 	}
@@ -336,10 +385,11 @@ func firstFrame(img *Image, ds *dataset) ([]byte, error) {
 				use = append(use, f)
 			}
 		}
-	case len(frags) == img.Frames:
-		use = frags[:1]
+	case len(frags) == img.Frames || kind == syntaxRLE:
+		use = frags[:1] // one fragment per frame (always so for RLE, PS3.5 A.4.2)
 	default:
-		// No usable offset table: the first frame ends with the fragment holding the JPEG EOI marker.
+		// No usable offset table: the first frame ends with the fragment holding the EOI marker
+		// (JPEG, JPEG-LS) or EOC marker (JPEG 2000), both ff d9.
 		for i, f := range frags {
 			n := min(f.length, 8)
 			tail, err := ds.pixelCur.readAt(f.off+f.length-n, n)
@@ -368,57 +418,4 @@ func firstFrame(img *Image, ds *dataset) ([]byte, error) {
 		data = append(data, b...)
 	}
 	return data, nil
-}
-
-// maxJPEGPixelsPerByte bounds what a baseline JPEG can decode to per compressed byte: each
-// 8x8 block needs at least a DC code and an end-of-block code, 2 bits in all.
-const maxJPEGPixelsPerByte = 256
-
-// decodeJPEG decodes encapsulated JPEG (baseline or 8-bit extended) pixel data.
-func decodeJPEG(img *Image, ds *dataset, info frameInfo, opts Options) error {
-	data, err := firstFrame(img, ds)
-	if err != nil {
-		return err
-	}
-	cfg, err := jpeg.DecodeConfig(bytes.NewReader(data))
-	if err != nil {
-		return fmt.Errorf("tag %v: JPEG frame: %v: %w", tagPixelData, err, ErrMalformed)
-	}
-	px := int64(cfg.Width) * int64(cfg.Height)
-	if px > int64(opts.maxPixels()) {
-		return fmt.Errorf("JPEG frame %dx%d exceeds the limit of %d pixels: %w", cfg.Width, cfg.Height, opts.maxPixels(), ErrTooLarge)
-	}
-	if px > maxJPEGPixelsPerByte*int64(len(data))+64*64 {
-		return fmt.Errorf("tag %v: JPEG frame declares %dx%d pixels, more than its %d bytes can hold: %w", tagPixelData, cfg.Width, cfg.Height, len(data), ErrMalformed)
-	}
-	if cfg.Width != img.Columns || cfg.Height != img.Rows {
-		img.Warnings = append(img.Warnings, fmt.Sprintf("JPEG frame is %dx%d, the attributes say %dx%d; using the JPEG's", cfg.Width, cfg.Height, img.Columns, img.Rows))
-		img.Columns, img.Rows = cfg.Width, cfg.Height
-	}
-	m, err := jpeg.Decode(bytes.NewReader(data))
-	if err != nil {
-		return fmt.Errorf("tag %v: JPEG frame: %v: %w", tagPixelData, err, ErrMalformed)
-	}
-	if g, ok := m.(*image.Gray); ok {
-		samples := make([]int32, img.Rows*img.Columns)
-		for y := 0; y < img.Rows; y++ {
-			row := g.Pix[y*g.Stride : y*g.Stride+img.Columns]
-			for x, v := range row {
-				samples[y*img.Columns+x] = int32(v)
-			}
-		}
-		if img.BitsStored != 8 || img.Signed {
-			img.Warnings = append(img.Warnings, fmt.Sprintf("JPEG samples are 8-bit unsigned; Bits Stored %d / Pixel Representation ignored", img.BitsStored))
-		}
-		renderGray(img, samples, 8, false, info, opts)
-		return nil
-	}
-	if strings.HasPrefix(img.Photometric, "MONOCHROME") {
-		img.Warnings = append(img.Warnings, fmt.Sprintf("%s file holds a colour JPEG; decoded as colour", img.Photometric))
-	}
-	out := image.NewRGBA(m.Bounds())
-	draw.Draw(out, out.Bounds(), m, m.Bounds().Min, draw.Src)
-	img.Pixels = out
-	img.Window = WindowNone
-	return nil
 }

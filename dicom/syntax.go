@@ -9,7 +9,10 @@ const (
 	syntaxExplicitLE             // explicit VR little endian, native pixels
 	syntaxExplicitBE             // explicit VR big endian (retired), native pixels
 	syntaxDeflatedLE             // explicit VR little endian, data set deflated
-	syntaxJPEG                   // explicit VR little endian, encapsulated 8-bit JPEG
+	syntaxJPEG                   // explicit VR little endian, encapsulated JPEG (DCT or lossless)
+	syntaxRLE                    // explicit VR little endian, encapsulated RLE
+	syntaxJPEGLS                 // explicit VR little endian, encapsulated JPEG-LS (CharLS)
+	syntaxJPEG2000               // explicit VR little endian, encapsulated JPEG 2000 (OpenJPEG)
 )
 
 // transferSyntax describes one transfer syntax UID.
@@ -37,21 +40,20 @@ var syntaxes = []transferSyntax{
 	{DeflatedExplicitVRLittleEndian, "Deflated Explicit VR Little Endian", syntaxDeflatedLE},
 	{ExplicitVRBigEndian, "Explicit VR Big Endian", syntaxExplicitBE},
 	{JPEGBaseline8Bit, "JPEG Baseline (Process 1)", syntaxJPEG},
-	// Go's image/jpeg reads 8-bit extended (process 2) streams; 12-bit ones fail with a clear error.
 	{JPEGExtended12Bit, "JPEG Extended (Process 2 & 4)", syntaxJPEG},
-	{"1.2.840.10008.1.2.4.57", "JPEG Lossless, Non-Hierarchical (Process 14)", syntaxUnsupported},
-	{"1.2.840.10008.1.2.4.70", "JPEG Lossless, Non-Hierarchical, First-Order Prediction (Process 14 [Selection Value 1])", syntaxUnsupported},
-	{"1.2.840.10008.1.2.4.80", "JPEG-LS Lossless Image Compression", syntaxUnsupported},
-	{"1.2.840.10008.1.2.4.81", "JPEG-LS Lossy (Near-Lossless) Image Compression", syntaxUnsupported},
-	{"1.2.840.10008.1.2.4.90", "JPEG 2000 Image Compression (Lossless Only)", syntaxUnsupported},
-	{"1.2.840.10008.1.2.4.91", "JPEG 2000 Image Compression", syntaxUnsupported},
+	{"1.2.840.10008.1.2.4.57", "JPEG Lossless, Non-Hierarchical (Process 14)", syntaxJPEG},
+	{"1.2.840.10008.1.2.4.70", "JPEG Lossless, Non-Hierarchical, First-Order Prediction (Process 14 [Selection Value 1])", syntaxJPEG},
+	{"1.2.840.10008.1.2.4.80", "JPEG-LS Lossless Image Compression", syntaxJPEGLS},
+	{"1.2.840.10008.1.2.4.81", "JPEG-LS Lossy (Near-Lossless) Image Compression", syntaxJPEGLS},
+	{"1.2.840.10008.1.2.4.90", "JPEG 2000 Image Compression (Lossless Only)", syntaxJPEG2000},
+	{"1.2.840.10008.1.2.4.91", "JPEG 2000 Image Compression", syntaxJPEG2000},
 	{"1.2.840.10008.1.2.4.92", "JPEG 2000 Part 2 Multi-component Image Compression (Lossless Only)", syntaxUnsupported},
 	{"1.2.840.10008.1.2.4.93", "JPEG 2000 Part 2 Multi-component Image Compression", syntaxUnsupported},
 	{"1.2.840.10008.1.2.4.100", "MPEG2 Main Profile / Main Level", syntaxUnsupported},
 	{"1.2.840.10008.1.2.4.102", "MPEG-4 AVC/H.264 High Profile / Level 4.1", syntaxUnsupported},
 	{"1.2.840.10008.1.2.4.201", "High-Throughput JPEG 2000 Image Compression (Lossless Only)", syntaxUnsupported},
 	{"1.2.840.10008.1.2.4.203", "High-Throughput JPEG 2000 Image Compression", syntaxUnsupported},
-	{"1.2.840.10008.1.2.5", "RLE Lossless", syntaxUnsupported},
+	{"1.2.840.10008.1.2.5", "RLE Lossless", syntaxRLE},
 }
 
 // lookupSyntax returns the transfer syntax for uid; an unknown UID is unsupported with an empty name.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"sort"
 
 	"github.com/xraygpt-go/xraygpt/internal/fileio"
 	"github.com/xraygpt-go/xraygpt/linalg"
@@ -198,12 +197,6 @@ func (w *Writer) WriteFile(path string) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
-}
-
-// SortTensors orders the tensors by name, for reproducible output when they
-// were added from a map.
-func (w *Writer) SortTensors() {
-	sort.SliceStable(w.tensors, func(i, j int) bool { return w.tensors[i].info.Name < w.tensors[j].info.Name })
 }
 
 type countingWriter struct {

@@ -34,7 +34,7 @@ var (
 	// header itself is unreasonably long.
 	ErrTooLarge = errors.New("image too large")
 	// ErrUnsupported means the format is known but this kind of image is not
-	// handled (CMYK/YCCK JPEG, 12-bit or arithmetic-coded JPEG, ...).
+	// handled (CMYK/YCCK JPEG, arithmetic-coded or 12-bit colour JPEG, ...).
 	ErrUnsupported = errors.New("unsupported image kind")
 	// ErrCorrupt means the file is malformed or truncated.
 	ErrCorrupt = errors.New("corrupt or truncated image")
@@ -96,7 +96,7 @@ var formats = [...]format{
 	{
 		name:   "jpeg",
 		match:  func(h []byte) bool { return bytes.HasPrefix(h, []byte{0xff, 0xd8, 0xff}) },
-		config: jpeg.DecodeConfig,
+		config: jpegConfig,
 		decode: func(r io.Reader, l Limits) (image.Image, error) { return decodeJPEG(r, l.maxPixels()) },
 	},
 	{
@@ -142,8 +142,10 @@ func sniff(head []byte) *format {
 //
 // PNGs are read with image/png (16-bit samples kept). Baseline and
 // progressive 8-bit gray and YCbCr JPEGs are read with this package's own
-// decoder, whose samples equal libjpeg-turbo's (and so Pillow's); other JPEG
-// kinds go to image/jpeg, and CMYK/YCCK JPEGs are refused (ErrUnsupported).
+// decoder, whose samples equal libjpeg-turbo's (and so Pillow's); lossless and
+// 12-bit grey JPEGs (and lossless RGB) go to package rawjpeg and come back as
+// Gray16 (RGBA64); other JPEG kinds go to image/jpeg, and CMYK/YCCK JPEGs are
+// refused (ErrUnsupported).
 // A gray JPEG gives an *image.Gray, a colour one an *image.YCbCr (convert it
 // with ToRGB8, which does libjpeg's upsampling and colour conversion).
 func Load(path string) (image.Image, error) { return Limits{}.Load(path) }
@@ -226,8 +228,11 @@ func classify(name, stage string, err error) error {
 		ju jpeg.UnsupportedError
 	)
 	switch {
-	case errors.As(err, &pu), errors.As(err, &ju):
+	case errors.As(err, &pu), errors.As(err, &ju),
+		errors.Is(err, dicom.ErrUnsupported), errors.Is(err, dicom.ErrUnsupportedTransferSyntax), errors.Is(err, dicom.ErrNoPixelData):
 		return fmt.Errorf("%s %s: %w: %v", name, stage, ErrUnsupported, err)
+	case errors.Is(err, dicom.ErrTooLarge):
+		return fmt.Errorf("%s %s: %w: %v", name, stage, ErrTooLarge, err)
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return fmt.Errorf("%s %s: %w: truncated (%v)", name, stage, ErrCorrupt, err)
 	default:

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/xraygpt-go/xraygpt/codec/rawjpeg"
 	"github.com/xraygpt-go/xraygpt/dicom"
 )
 
@@ -403,6 +404,19 @@ func FuzzDecode(f *testing.F) {
 	png.Encode(&tiny, image.NewGray16(image.Rect(0, 0, 3, 2)))
 	f.Add(tiny.Bytes())
 	f.Add(pngHeader(1<<20, 1<<20))
+	// Lossless, 12-bit and other DICOM codecs (small files of the dicom corpus), as DICOM and as bare JPEG.
+	codecs, _ := filepath.Glob("../dicom/testdata/codecs/u8_*.dcm")
+	more, _ := filepath.Glob("../dicom/testdata/codecs/u12_dcmtk_jpeg_*.dcm")
+	for _, p := range append(codecs, more...) {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+		if i, j := bytes.Index(data, []byte{0xff, 0xd8, 0xff}), bytes.LastIndex(data, []byte{0xff, 0xd9}); i >= 0 && j > i {
+			f.Add(data[i : j+2])
+		}
+	}
 	const maxPixels = 1 << 18
 	f.Fuzz(func(t *testing.T, data []byte) {
 		img, err := Limits{MaxPixels: maxPixels, MaxHeaderBytes: 1 << 20}.Decode(bytes.NewReader(data))
@@ -461,5 +475,123 @@ func TestDecodeDICOM(t *testing.T) {
 	}
 	if len(warnings) == 0 || !strings.Contains(strings.Join(warnings, " "), "frame") {
 		t.Errorf("multi-frame file: warnings %q", warnings)
+	}
+}
+
+// dicomBytes writes a small Explicit VR Little Endian DICOM file with transfer syntax ts,
+// rows x cols 8-bit grey attributes and, when pixels is non-nil, Pixel Data.
+func dicomBytes(ts string, rows, cols int, pixels []byte) []byte {
+	le := binary.LittleEndian
+	var b bytes.Buffer
+	b.Write(make([]byte, 128))
+	b.WriteString("DICM")
+	elem := func(group, el uint16, vr string, v []byte) {
+		b.Write(le.AppendUint16(le.AppendUint16(nil, group), el))
+		b.WriteString(vr)
+		if vr == "OB" {
+			b.Write([]byte{0, 0})
+			b.Write(le.AppendUint32(nil, uint32(len(v))))
+		} else {
+			b.Write(le.AppendUint16(nil, uint16(len(v))))
+		}
+		b.Write(v)
+	}
+	us := func(el uint16, v int) { elem(0x0028, el, "US", le.AppendUint16(nil, uint16(v))) }
+	uid := []byte(ts)
+	if len(uid)%2 == 1 {
+		uid = append(uid, 0)
+	}
+	elem(0x0002, 0x0010, "UI", uid)
+	elem(0x0008, 0x0060, "CS", []byte("CR"))
+	us(0x0002, 1)
+	elem(0x0028, 0x0004, "CS", []byte("MONOCHROME2 "))
+	us(0x0010, rows)
+	us(0x0011, cols)
+	us(0x0100, 8)
+	us(0x0101, 8)
+	us(0x0102, 7)
+	us(0x0103, 0)
+	if pixels != nil {
+		elem(0x7fe0, 0x0010, "OB", pixels)
+	}
+	return b.Bytes()
+}
+
+// TestDICOMErrorKinds: a valid DICOM in an unsupported syntax is "unsupported" (with the
+// syntax's name and UID), one too large is "too large", one without Pixel Data says so; none
+// is reported as corrupt.
+func TestDICOMErrorKinds(t *testing.T) {
+	for name, c := range map[string]struct {
+		data []byte
+		l    Limits
+		want error
+		says []string
+	}{
+		"unsupported syntax": {dicomBytes("1.2.840.10008.1.2.4.100", 2, 2, make([]byte, 4)), Limits{}, ErrUnsupported, []string{"MPEG2", "1.2.840.10008.1.2.4.100"}},
+		"too large":          {dicomBytes("1.2.840.10008.1.2.1", 4000, 4000, make([]byte, 4)), Limits{MaxPixels: 1 << 20}, ErrTooLarge, []string{"4000"}},
+		"dicom limit":        {dicomBytes("1.2.840.10008.1.2.1", 65535, 65535, make([]byte, 4)), Limits{MaxPixels: 1 << 40}, ErrTooLarge, []string{"65535"}},
+		"no pixel data":      {dicomBytes("1.2.840.10008.1.2.1", 2, 2, nil), Limits{}, ErrUnsupported, []string{"no Pixel Data"}},
+	} {
+		_, err := c.l.Decode(bytes.NewReader(c.data))
+		if !errors.Is(err, c.want) || errors.Is(err, ErrCorrupt) {
+			t.Errorf("%s: err = %v, want %v", name, err, c.want)
+			continue
+		}
+		t.Logf("%s: %v", name, err)
+		for _, s := range c.says {
+			if !strings.Contains(err.Error(), s) {
+				t.Errorf("%s: %v does not say %q", name, err, s)
+			}
+		}
+	}
+}
+
+// TestLosslessAnd12BitJPEG: standalone lossless and 12-bit JPEG files (image/jpeg refuses
+// them) load through package rawjpeg, whose samples the dicom tests check against GDCM: grey
+// as Gray16 scaled from the file's precision, lossless RGB as RGBA64. The codestreams are cut
+// out of the dicom codec corpus.
+func TestLosslessAnd12BitJPEG(t *testing.T) {
+	dir := t.TempDir()
+	for name, model := range map[string]color.Model{
+		"u16_dcmtk_jpeg_sv1":        color.Gray16Model,
+		"u12_dcmtk_jpeg_sv5":        color.Gray16Model,
+		"u12_dcmtk_jpeg_extended12": color.Gray16Model,
+		"u8_gdcm_jpeg":              color.Gray16Model,
+		"rgb8_dcmtk_jpeg_sv1":       color.RGBA64Model,
+	} {
+		data, err := os.ReadFile(filepath.Join("..", "dicom", "testdata", "codecs", name+".dcm"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		i, j := bytes.Index(data, []byte{0xff, 0xd8, 0xff}), bytes.LastIndex(data, []byte{0xff, 0xd9})
+		jpg := data[i : j+2]
+		path := filepath.Join(dir, name+".jpg")
+		if err := os.WriteFile(path, jpg, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		img, err := Load(path)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if img.ColorModel() != model {
+			t.Errorf("%s: colour model %T", name, img.ColorModel())
+		}
+		f, err := rawjpeg.Decode(jpg, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		maxv := uint32(1)<<uint(f.Precision) - 1
+		for k, x := range []int{0, f.Width / 2, f.Width - 1} {
+			y := (k * 7) % f.Height
+			want := uint16((uint32(f.Components[0].Samples[y*f.Width+x])*65535 + maxv/2) / maxv)
+			r, _, _, _ := img.At(x, y).RGBA()
+			if uint16(r) != want {
+				t.Errorf("%s (%d,%d): %d, want %d", name, x, y, r, want)
+			}
+		}
+	}
+	if _, err := (Limits{MaxPixels: 100}).Load(filepath.Join(dir, "u16_dcmtk_jpeg_sv1.jpg")); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("pixel limit: %v", err)
 	}
 }

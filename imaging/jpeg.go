@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/color"
 	"image/jpeg"
 	"io"
+
+	"github.com/xraygpt-go/xraygpt/codec/rawjpeg"
 )
 
 // This file is a JPEG decoder (baseline and progressive Huffman, 8-bit,
@@ -16,10 +19,12 @@ import (
 // (Loeffler-Ligtenberg-Moschytz, 13-bit constants, 2 extra bits between
 // passes, libjpeg's range-limit table) instead of image/jpeg's, which differs
 // by one on about 1.4% of samples. Chroma upsampling and YCbCr->RGB are done
-// libjpeg's way in convert.go. Files it does not handle (arithmetic coding,
-// lossless, 12-bit, CMYK, unusual sampling factors) go to image/jpeg.
+// libjpeg's way in convert.go. Lossless and 12-bit files go to package
+// rawjpeg (grey, or lossless RGB); other files it does not handle (arithmetic
+// coding, CMYK, unusual sampling factors) go to image/jpeg.
 
-// errFallback asks decodeJPEG's caller to use image/jpeg instead.
+// errFallback asks decodeJPEG's caller to use image/jpeg (or, for lossless and 12-bit files,
+// package rawjpeg) instead.
 var errFallback = errors.New("jpeg: not handled by the libjpeg-compatible path")
 
 // zigzag[k] is the natural (row-major) index of the k-th coefficient in
@@ -68,6 +73,7 @@ type jpegDec struct {
 	adobe    bool
 	adobeT   int
 	eobrun   int
+	raw      bool // lossless or 12-bit: decoded by package rawjpeg
 	// maxPixels guards the coefficient allocation (the caller has checked
 	// the same header already; this keeps the decoder safe on its own).
 	maxPixels int64
@@ -91,6 +97,9 @@ func decodeJPEG(r io.Reader, maxPixels int64) (image.Image, error) {
 			return nil, fmt.Errorf("header longer than %d bytes", rec.max)
 		}
 		// Replay what was consumed (including bufio's read-ahead), then the rest.
+		if d.raw {
+			return decodeRawJPEG(io.MultiReader(bytes.NewReader(head.Bytes()), r), maxPixels)
+		}
 		return jpeg.Decode(io.MultiReader(bytes.NewReader(head.Bytes()), r))
 	}
 	return img, err
@@ -212,8 +221,11 @@ func (d *jpegDec) decode(rec *limitedRecorder) (image.Image, error) {
 			if err := d.sof(n, m == 0xc2); err != nil {
 				return nil, err
 			}
-		case m >= 0xc3 && m <= 0xcf && m != 0xc4 && m != 0xc8 && m != 0xcc:
-			return nil, errFallback // lossless, hierarchical, arithmetic
+		case m == 0xc3:
+			d.raw = true // lossless: package rawjpeg
+			return nil, errFallback
+		case m >= 0xc5 && m <= 0xcf && m != 0xc8 && m != 0xcc:
+			return nil, errFallback // hierarchical, arithmetic
 		case m == 0xc4:
 			if err := d.dht(n); err != nil {
 				return nil, err
@@ -279,7 +291,8 @@ func (d *jpegDec) sof(n int, progressive bool) error {
 		return err
 	}
 	if b[0] != 8 {
-		return errFallback // 12-bit: image/jpeg reports it unsupported
+		d.raw = b[0] == 12 && !progressive // 12-bit sequential: package rawjpeg
+		return errFallback
 	}
 	d.prog = progressive
 	d.h = int(b[1])<<8 | int(b[2])
@@ -964,4 +977,97 @@ func idct1D(x0, x1, x2, x3, x4, x5, x6, x7 int64) [8]int64 {
 	t2 += z2 + z3
 	t3 += z1 + z4
 	return [8]int64{tmp10 + t3, tmp11 + t2, tmp12 + t1, tmp13 + t0, tmp13 - t0, tmp12 - t1, tmp11 - t2, tmp10 - t3}
+}
+
+// decodeRawJPEG decodes a lossless or 12-bit JPEG with package rawjpeg: grey becomes an
+// *image.Gray16 (samples scaled from their precision to 16 bits), 3-component lossless an
+// *image.RGBA64 (lossless JPEG is never colour-transformed). 12-bit colour is refused.
+func decodeRawJPEG(r io.Reader, maxPixels int64) (image.Image, error) {
+	// At most 4 bytes per sample (a 16-bit category code and 16 extra bits) for 3 components.
+	limit := maxPixels*12 + 1<<20
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%w: more than %d compressed bytes for %d pixels", ErrTooLarge, limit, maxPixels)
+	}
+	f, err := rawjpeg.Decode(data, maxPixels)
+	switch {
+	case errors.Is(err, rawjpeg.ErrUnsupported):
+		return nil, fmt.Errorf("%w: %v", ErrUnsupported, err)
+	case errors.Is(err, rawjpeg.ErrTooLarge):
+		return nil, fmt.Errorf("%w: %v", ErrTooLarge, err)
+	case err != nil:
+		return nil, err
+	}
+	r16 := image.Rect(0, 0, f.Width, f.Height)
+	maxv := uint32(1)<<uint(f.Precision) - 1
+	scale := func(v uint16) uint16 { return uint16((uint32(v)*65535 + maxv/2) / maxv) }
+	switch {
+	case len(f.Components) == 1:
+		out := image.NewGray16(r16)
+		for i, v := range f.Components[0].Samples {
+			out.Pix[2*i], out.Pix[2*i+1] = uint8(scale(v)>>8), uint8(scale(v))
+		}
+		return out, nil
+	case len(f.Components) == 3 && f.Lossless:
+		out := image.NewRGBA64(r16)
+		for i := 0; i < f.Width*f.Height; i++ {
+			for k := 0; k < 3; k++ {
+				v := scale(f.Components[k].Samples[i])
+				out.Pix[8*i+2*k], out.Pix[8*i+2*k+1] = uint8(v>>8), uint8(v)
+			}
+			out.Pix[8*i+6], out.Pix[8*i+7] = 0xff, 0xff
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("%w: %d-component %d-bit JPEG", ErrUnsupported, len(f.Components), f.Precision)
+}
+
+// jpegConfig is image/jpeg's DecodeConfig, extended to the lossless and 12-bit files that
+// decodeRawJPEG reads (image/jpeg calls them unsupported).
+func jpegConfig(r io.Reader) (image.Config, error) {
+	var seen bytes.Buffer
+	cfg, err := jpeg.DecodeConfig(io.TeeReader(r, &seen))
+	var ue jpeg.UnsupportedError
+	if !errors.As(err, &ue) {
+		return cfg, err
+	}
+	// Walk the markers again, up to the frame header.
+	br := bufio.NewReader(io.MultiReader(&seen, r))
+	var soi [2]byte
+	if _, err := io.ReadFull(br, soi[:]); err != nil {
+		return cfg, err
+	}
+	for {
+		var m [4]byte
+		if _, err := io.ReadFull(br, m[:]); err != nil || m[0] != 0xff {
+			return image.Config{}, fmt.Errorf("jpeg: no frame header (%v)", err)
+		}
+		n := int(m[2])<<8 | int(m[3])
+		if n < 2 {
+			return image.Config{}, errors.New("jpeg: bad marker length")
+		}
+		if m[1] == 0xc3 || m[1] == 0xc1 || m[1] == 0xc0 {
+			var b [6]byte
+			if _, err := io.ReadFull(br, b[:]); err != nil {
+				return image.Config{}, err
+			}
+			if m[1] != 0xc3 && b[0] != 12 {
+				return cfg, err
+			}
+			c := image.Config{Width: int(b[3])<<8 | int(b[4]), Height: int(b[1])<<8 | int(b[2]), ColorModel: color.Gray16Model}
+			if b[5] == 3 {
+				c.ColorModel = color.RGBA64Model
+			}
+			return c, nil
+		}
+		if m[1] >= 0xc0 && m[1] <= 0xcf && m[1] != 0xc4 && m[1] != 0xc8 && m[1] != 0xcc {
+			return cfg, err // another frame kind: image/jpeg's answer stands
+		}
+		if _, err := br.Discard(n - 2); err != nil {
+			return image.Config{}, err
+		}
+	}
 }

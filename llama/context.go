@@ -490,8 +490,7 @@ func (c *Context) posLocked(seq int) int {
 
 // RemoveRange removes positions [p0, p1) of sequence seq from the KV cache;
 // p1 < 0 means to the end, seq < 0 means every sequence. Positions after
-// the range keep their numbers, so removing from the middle leaves a gap
-// that ShiftRange can close.
+// the range keep their numbers.
 func (c *Context) RemoveRange(seq, p0, p1 int) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -502,21 +501,6 @@ func (c *Context) RemoveRange(seq, p0, p1 int) error {
 	if !bool(C.llama_memory_seq_rm(c.mem, C.llama_seq_id(seq), C.llama_pos(p0), C.llama_pos(p1))) {
 		return fmt.Errorf("remove positions [%d,%d) of sequence %d: llama.cpp cannot remove part of this sequence", p0, p1, seq)
 	}
-	return nil
-}
-
-// ShiftRange adds delta to positions [p0, p1) of sequence seq (p1 < 0: to
-// the end), e.g. to close the gap RemoveRange left when dropping old turns.
-func (c *Context) ShiftRange(seq, p0, p1, delta int) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.ptr == nil {
-		return fmt.Errorf("shift range: %w", ErrClosed)
-	}
-	if !bool(C.llama_memory_can_shift(c.mem)) {
-		return fmt.Errorf("shift positions of sequence %d: this model's memory cannot shift", seq)
-	}
-	C.llama_memory_seq_add(c.mem, C.llama_seq_id(seq), C.llama_pos(p0), C.llama_pos(p1), C.llama_pos(delta))
 	return nil
 }
 

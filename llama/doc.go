@@ -16,8 +16,10 @@
 // Decode and Generate take a list of Inputs, each a run of token ids or of
 // soft tokens (rows of width Model.NEmbd), so a prompt can be
 // text, image, text. Positions continue in the KV cache from call to call,
-// so a chat turn appends to what is already decoded; RemoveRange, ShiftRange,
-// SaveSeq and LoadSeq edit and snapshot it. Cancelling a context.Context
+// so a chat turn appends to what is already decoded; RemoveRange, CopySeq,
+// KeepSeq, SaveSeq and LoadSeq edit, share and snapshot it. DecodeRuns
+// decodes runs of several sequences in the same llama_decode calls
+// (continuous batching), with logits per sequence (SeqLogits, SampleSeq). Cancelling a context.Context
 // aborts a decode even in the middle of a long prompt (through llama.cpp's
 // abort callback, which reads a flag in C memory: no Go code runs inside the
 // compute graph).

@@ -58,8 +58,8 @@ func (s Scorer) Score(target, prediction string) Scores {
 	t := s.analyze(target)
 	p := s.analyze(prediction)
 	return Scores{
-		Rouge1:    RougeN(t.tokens, p.tokens, 1),
-		Rouge2:    RougeN(t.tokens, p.tokens, 2),
+		Rouge1:    rougeN(t.tokens, p.tokens, 1),
+		Rouge2:    rougeN(t.tokens, p.tokens, 2),
 		RougeL:    RougeL(t.tokens, p.tokens),
 		RougeLsum: RougeLsum(t.sents, p.sents),
 	}
@@ -88,7 +88,7 @@ func (s Scorer) ScoreTypes(target, prediction string, types ...string) (map[stri
 			out[typ] = RougeLsum(t.sents, p.sents)
 		default:
 			n, _ := strconv.Atoi(typ[len("rouge"):])
-			out[typ] = RougeN(t.tokens, p.tokens, n)
+			out[typ] = rougeN(t.tokens, p.tokens, n)
 		}
 	}
 	return out, nil
@@ -115,10 +115,10 @@ func (s Scorer) analyze(text string) analyzed {
 	return a
 }
 
-// RougeN scores the clipped overlap of n-grams (n >= 1): precision is the
+// rougeN scores the clipped overlap of n-grams (n >= 1): precision is the
 // overlap over the prediction's n-gram count, recall over the target's, each
 // count taken as at least 1 (so empty inputs score 0).
-func RougeN(target, prediction []string, n int) Score {
+func rougeN(target, prediction []string, n int) Score {
 	if n < 1 {
 		return Score{}
 	}
