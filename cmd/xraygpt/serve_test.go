@@ -168,7 +168,8 @@ func TestServe(t *testing.T) {
 	dir := t.TempDir()
 	keyFile := filepath.Join(dir, "key")
 	os.WriteFile(keyFile, []byte(key+"\n"), 0o600)
-	p := startServe(t, "--port", "0", "--parallel", "2", "--api-key-file", keyFile)
+	// --temp 0: the generation flags are the defaults of requests.
+	p := startServe(t, "--port", "0", "--parallel", "2", "--api-key-file", keyFile, "--temp", "0", "--max-body", "4MB")
 	if !strings.Contains(p.url, "127.0.0.1:") {
 		t.Errorf("default bind: %s", p.url)
 	}
@@ -183,6 +184,24 @@ func TestServe(t *testing.T) {
 			if resp.StatusCode != 200 || len(out.Choices) != 1 || out.Choices[0].Message.Content != want {
 				t.Errorf("%s: %d %+v, want %q", c.path, resp.StatusCode, out, want)
 			}
+		}
+		// Without "temperature" the server's --temp 0 applies.
+		var body map[string]any
+		json.Unmarshal(imageBody(t, demoImage, "image/png", false), &body)
+		delete(body, "temperature")
+		b, _ := json.Marshal(body)
+		resp := apiPost(t, p.url, key, b)
+		var out completionJSON
+		json.NewDecoder(resp.Body).Decode(&out)
+		resp.Body.Close()
+		if want := cliSummary(t, demoImage); len(out.Choices) != 1 || out.Choices[0].Message.Content != want {
+			t.Errorf("with the server's default temperature: %+v, want %q", out, want)
+		}
+		// --max-body 4MB: a larger body is refused with 413.
+		resp = apiPost(t, p.url, key, bytes.Repeat([]byte(" "), 4<<20+1))
+		resp.Body.Close()
+		if resp.StatusCode != 413 {
+			t.Errorf("a body over --max-body: %d", resp.StatusCode)
 		}
 	})
 
