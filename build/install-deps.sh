@@ -5,7 +5,8 @@
 #                  used by the GPU-backend tests, Slurm + munge for the
 #                  job-array test (deploy/slurm), OpenJPEG and CharLS (JPEG 2000 and
 #                  JPEG-LS DICOM, loaded at run time), GDCM's and dcmtk's tools (the
-#                  DICOM codec tests' reference decoders).
+#                  DICOM codec tests' reference decoders), and chromium and
+#                  nodejs/npm for the server's browser and openai-client tests.
 #   macOS:         checks for the Xcode command line tools and Go.
 # Go itself (>= 1.22; the go command fetches the exact toolchain in go.mod)
 # must already be installed: https://go.dev/doc/install
@@ -18,8 +19,11 @@ Linux)
 		exit 0
 	fi
 	pkgs=(build-essential pkg-config libopenblas0-pthread cmake ninja-build glslc libvulkan-dev mesa-vulkan-drivers
-		slurmctld slurmd slurm-client munge         # a one-node Slurm cluster for deploy/slurm's test
-		libgdcm-tools dcmtk libopenjp2-7 libcharls2) # DICOM codecs and their reference decoders
+		slurmctld slurmd slurm-client munge          # a one-node Slurm cluster for deploy/slurm's test
+		libgdcm-tools dcmtk libopenjp2-7 libcharls2 # DICOM codecs and their reference decoders
+		chromium nodejs)                            # the server's browser and openai-client tests
+	# NodeSource's nodejs carries npm (and conflicts with Debian's npm package).
+	command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 	missing=()
 	for p in "${pkgs[@]}"; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -42,3 +46,7 @@ if ! command -v go >/dev/null 2>&1; then
 	exit 1
 fi
 go mod download
+# The official openai client the server tests run, from the committed lock file.
+if command -v npm >/dev/null 2>&1; then
+	(cd "$(dirname "$0")/../server/testdata/openai-client" && npm ci --no-audit --no-fund --silent)
+fi

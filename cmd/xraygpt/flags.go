@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
@@ -74,6 +75,11 @@ func flagRanges() map[string]flagRange {
 		// batch.
 		"queue":    {0, 256, false, "0: no overlap"},
 		"parallel": {0, 256, false, "0: 4 on the CPU, 8 with a GPU"},
+		// serve (its --parallel is batch's).
+		"port":             {0, 65535, false, "0: any free port"},
+		"max-queue":        {0, 4096, false, "0: 4 x --parallel"},
+		"max-tokens-cap":   {1, 1 << 20, false, ""},
+		"shutdown-timeout": {0, float64(24 * time.Hour), false, "a duration, e.g. 30s"},
 		// batch's shards (also checked against each other by batchShard).
 		"shard-count": {1, 1 << 24, false, ""},
 		"shard-index": {0, 1<<24 - 1, false, "from 0"},
@@ -288,15 +294,25 @@ func openChat(c *cli.Context) (*engine.Chat, func(), error) {
 // newScheduler starts the engine's scheduler with slots sequences at once
 // and the command's --ctx-size and --draft settings.
 func newScheduler(c *cli.Context, e *engine.Engine, slots int) (*engine.Scheduler, error) {
+	opts, err := schedulerOptions(c, slots)
+	if err != nil {
+		return nil, err
+	}
+	return e.NewScheduler(opts)
+}
+
+// schedulerOptions are the scheduler settings of the command's flags, with
+// slots sequences at once and as many waiting.
+func schedulerOptions(c *cli.Context, slots int) (engine.SchedulerOptions, error) {
 	opts := engine.SchedulerOptions{Slots: slots, Queue: slots, ContextSize: c.Int("ctx-size"), Draft: c.Int("draft")}
 	if path := c.String("draft-corpus"); path != "" {
 		corpus, err := engine.ReadDraftCorpus(path)
 		if err != nil {
-			return nil, err
+			return opts, err
 		}
 		opts.DraftCorpus = corpus
 	}
-	return e.NewScheduler(opts)
+	return opts, nil
 }
 
 // loadBackends loads the GPU plugins of the first folder that has them

@@ -93,6 +93,7 @@ func newApp() *cli.App {
 		Commands: []*cli.Command{
 			summarizeCommand(),
 			chatCommand(),
+			serveCommand(),
 			batchCommand(),
 			mergeCommand(),
 			evalCommand(),

@@ -21,6 +21,10 @@ import (
 var llmPath, visionPath string
 
 func TestMain(m *testing.M) {
+	if os.Getenv(cliEnv) == "1" { // serve_test.go runs this binary as the command
+		main()
+		os.Exit(0)
+	}
 	dir, err := os.MkdirTemp("", "xraygpt-cli-test")
 	if err != nil {
 		panic(err)
