@@ -60,6 +60,7 @@ build:
 RACE_PKGS := ./engine/ ./batch/ ./cmd/... ./llama/
 
 test: $(TEST_PLUGINS)
+	$(GO) mod tidy -diff # go.mod and go.sum list exactly what the code imports
 	$(GO) vet ./...
 	GGML_VK_VISIBLE_DEVICES=0 XRAYGPT_TEST_REQUIRE_GPU=$(if $(TEST_PLUGINS),1,) $(GO) test -timeout 40m ./...
 	$(GO) test -race -timeout 30m $(RACE_PKGS)
