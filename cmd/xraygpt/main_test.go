@@ -72,6 +72,20 @@ func TestSummarizeJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(lines[0]), &ok); err != nil || ok.Summary == "" || ok.Timings == nil || ok.Timings.GeneratedTokens == 0 {
 		t.Errorf("first line: %v %+v", err, ok)
 	}
+	// The "timings" keys scripts read: a batch result's plus load_ms.
+	var raw struct{ Timings map[string]any }
+	json.Unmarshal([]byte(lines[0]), &raw)
+	var keys []string
+	for k := range raw.Timings {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	if got, want := strings.Join(keys, " "), "generate_ms generated_tokens load_ms prompt_ms prompt_tokens total_ms vision_ms"; got != want {
+		t.Errorf("timings keys %q, want %q", got, want)
+	}
+	if tm := ok.Timings; tm != nil && (tm.TotalMS < tm.VisionMS+tm.PromptMS+tm.GenerateMS || tm.LoadMS <= 0) {
+		t.Errorf("timings %+v: total below its parts or no load time", *tm)
+	}
 	if err := json.Unmarshal([]byte(lines[1]), &failed); err != nil || !strings.Contains(failed.Error, "report.png") || failed.Summary != "" {
 		t.Errorf("second line: %v %+v", err, failed)
 	}
