@@ -16,7 +16,7 @@ import (
 //
 //	/usr/bin/python3 imaging/testdata/gen_golden.py
 //
-// Tolerances (issue 3), in 8-bit units before normalisation: mean absolute
+// Tolerances, in 8-bit units before normalisation: mean absolute
 // difference <= 0.5 and max <= 2 per pixel. This package does better: every
 // input, PNG and JPEG (its JPEG decoder reproduces libjpeg-turbo's IDCT,
 // chroma upsampling and colour conversion), must match Pillow byte for byte,
@@ -159,7 +159,7 @@ func checkGoldens(t *testing.T, dir, inputBase string, exact bool) {
 				t.Logf("%-7s %-4s %4dx%-4d mean|d| %.4f/255  max %d/255  differing %d/%d",
 					p.name, c.PillowMode, c.Size[0], c.Size[1], s.mean, s.max, s.nDiffer, len(want))
 				if s.mean > tolMean || s.max > tolMax {
-					t.Errorf("%s: mean %.4f max %d exceed the issue's tolerance (%.1f, %d)", p.name, s.mean, s.max, tolMean, tolMax)
+					t.Errorf("%s: mean %.4f max %d exceed the tolerance (mean %.1f, max %d)", p.name, s.mean, s.max, tolMean, tolMax)
 				}
 				if exact && s.max != 0 {
 					t.Errorf("%s: %d values differ from Pillow", p.name, s.nDiffer)
