@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/xraygpt-go/xraygpt/internal/sharedtest"
 )
 
 // The goldens are Pillow 9.4's outputs, written by testdata/gen_golden.py.
@@ -252,14 +254,7 @@ func TestSharedData(t *testing.T) {
 	if py == "" {
 		t.Skip("set IMAGING_PILLOW=/usr/bin/python3 to compare with Pillow on ../shared/data")
 	}
-	var files []string
-	for _, pat := range []string{"*/*.png", "*/*/*.png", "*/*.jpg", "*/*/*.jpg"} {
-		m, _ := filepath.Glob(filepath.Join("..", "..", "shared", "data", pat))
-		files = append(files, m...)
-	}
-	if len(files) == 0 {
-		t.Skip("no images under ../shared/data")
-	}
+	files := sharedtest.Glob(t, "*/*.png", "*/*/*.png", "*/*.jpg", "*/*/*.jpg")
 	out := t.TempDir()
 	args := append([]string{filepath.Join("testdata", "gen_golden.py"), "--goldens-only", "--out", out}, files...)
 	if b, err := exec.Command(py, args...).CombinedOutput(); err != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/xraygpt-go/xraygpt/batch"
 	"github.com/xraygpt-go/xraygpt/engine/enginetest"
+	"github.com/xraygpt-go/xraygpt/internal/sharedtest"
 	"github.com/xraygpt-go/xraygpt/vision/npy"
 )
 
@@ -236,10 +237,7 @@ func TestQuantizeAndDevices(t *testing.T) {
 // over the IU X-ray image-report pairs of ../shared/data (a manifest whose
 // "report" field is the reference).
 func TestBatchEvalDemoIUXray(t *testing.T) {
-	pairs := filepath.Join("..", "..", "..", "shared", "data", "iu_xray_samples", "pairs.jsonl")
-	if _, err := os.Stat(pairs); err != nil {
-		t.Skip("../shared/data is not beside the repository")
-	}
+	pairs := sharedtest.Path(t, "iu_xray_samples/pairs.jsonl")
 	out := filepath.Join(t.TempDir(), "iu.jsonl")
 	stdout, err, code := run(t, "batch", "-m", "../../demo/radllama-demo-q8_0.gguf", "--vision", "../../demo/xraygpt-demo-vision.gguf",
 		"-t", "1", "--temp", "0", "-n", "48", "-o", out, "--eval", "--json", pairs)
