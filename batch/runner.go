@@ -54,11 +54,7 @@ type Stats struct {
 
 // ImagesPerHour is the throughput of the items processed in this run.
 func (s Stats) ImagesPerHour() float64 {
-	n := s.Succeeded + s.Failed
-	if n == 0 || s.Elapsed <= 0 {
-		return 0
-	}
-	return float64(n) / s.Elapsed.Hours()
+	return timing.PerSecond(s.Succeeded+s.Failed, s.Elapsed) * 3600
 }
 
 type encodedItem struct {
