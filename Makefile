@@ -84,7 +84,7 @@ clean:
 	rm -rf bin lib dist
 
 # ---- GPU backends and distribution --------------------------------------
-# (owned by the GPU-backends work; see third_party/README.md, third_party/GPU.md)
+# (third_party/README.md and third_party/GPU.md describe the backends)
 # `make vulkan` / `make cuda` build ggml backend plugins from the pinned
 # module's ggml sources into lib/, next to bin/, where bin/xraygpt finds them.
 # Build folders live in build/out/ (kept between runs; ccache is used when

@@ -382,3 +382,20 @@ func TestRunnerParallel(t *testing.T) {
 		t.Errorf("%d lines for %d ids: %v", len(results), len(seen), seen)
 	}
 }
+
+// TestImagesPerHour: succeeded and failed items both count; no time, no rate.
+func TestImagesPerHour(t *testing.T) {
+	for _, c := range []struct {
+		s    Stats
+		want float64
+	}{
+		{Stats{Succeeded: 3, Failed: 1, Skipped: 5, Elapsed: 2 * time.Hour}, 2},
+		{Stats{Succeeded: 1, Elapsed: 30 * time.Second}, 120},
+		{Stats{Succeeded: 4}, 0},
+		{Stats{Elapsed: time.Minute}, 0},
+	} {
+		if got := c.s.ImagesPerHour(); got != c.want {
+			t.Errorf("%+v: %v images/h, want %v", c.s, got, c.want)
+		}
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/xraygpt-go/xraygpt/internal/timing"
 )
 
 // Encoded is what the vision stage hands to the language stage.
@@ -52,11 +54,7 @@ type Stats struct {
 
 // ImagesPerHour is the throughput of the items processed in this run.
 func (s Stats) ImagesPerHour() float64 {
-	n := s.Succeeded + s.Failed
-	if n == 0 || s.Elapsed <= 0 {
-		return 0
-	}
-	return float64(n) / s.Elapsed.Hours()
+	return timing.PerSecond(s.Succeeded+s.Failed, s.Elapsed) * 3600
 }
 
 type encodedItem struct {
@@ -210,7 +208,7 @@ func (r *Runner) encode(ctx context.Context, it Item) encodedItem {
 
 func (r *Runner) finish(ctx context.Context, e encodedItem) Result {
 	res := Result{ID: e.it.ID, Image: e.it.Image, Prompt: e.it.Prompt, Reference: e.it.Reference}
-	res.Timings.VisionMS = ms(e.enc.Vision)
+	res.Timings.VisionMS = timing.MS(e.enc.Vision)
 	res.Warnings = e.enc.Warnings
 	if e.err != nil {
 		res.Error = fmt.Sprintf("vision: %v", e.err)
@@ -224,12 +222,10 @@ func (r *Runner) finish(ctx context.Context, e encodedItem) Result {
 		vision := res.Timings.VisionMS
 		res.Timings = g.Timings
 		res.Timings.VisionMS = vision
-		res.Timings.TotalMS = vision + ms(time.Since(t))
+		res.Timings.TotalMS = vision + timing.MS(time.Since(t))
 	}
 	if r.Decorate != nil {
 		r.Decorate(&res)
 	}
 	return res
 }
-
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

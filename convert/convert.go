@@ -266,7 +266,8 @@ func LLM(ctx context.Context, dir, out string, opts Options) error {
 
 // readConfig reads config.json and checks it describes a LLaMA model. It
 // returns the bytes ollama's converter should see: early LLaMA checkpoints
-// name the class "LLaMAForCausalLM", which is rewritten to today's name.
+// name the class "LLaMAForCausalLM", which is rewritten to "LlamaForCausalLM",
+// the name the converter accepts.
 func readConfig(dir string) (llamaConfig, []byte, error) {
 	var cfg llamaConfig
 	if fi, err := os.Stat(dir); err != nil {

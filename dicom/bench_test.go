@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/xraygpt-go/xraygpt/internal/sharedtest"
 )
 
 // BenchmarkDecode reports decode speed in megapixels per second:
@@ -13,7 +15,7 @@ func BenchmarkDecode(b *testing.B) {
 	for _, path := range []string{
 		"testdata/cr_small.dcm",
 		"testdata/siim_chest_pa_jpeg_baseline.dcm",
-		filepath.Join(sharedDir, "cr_lidc_chest_monochrome1_explicit_le.dcm"),
+		filepath.Join(sharedtest.Dir(), "dicom", "cr_lidc_chest_monochrome1_explicit_le.dcm"),
 	} {
 		b.Run(filepath.Base(path), func(b *testing.B) {
 			if _, err := os.Stat(path); err != nil {

@@ -12,7 +12,8 @@ import (
 )
 
 // TestNoPixelDataStream: a data set without Pixel Data says so, from a file or a stream
-// (a stream used to fail reading a header past its end: "tag (0000,0000) ... need 8 bytes").
+// (a stream ends at the last element, not in a failed read of a header past it:
+// "tag (0000,0000) ... need 8 bytes").
 func TestNoPixelDataStream(t *testing.T) {
 	b := newFile(ExplicitVRLittleEndian, true).str(tagModality, "CS", "SR").str(tagBodyPart, "CS", "CHEST")
 	for name, decode := range map[string]func() error{

@@ -2,17 +2,15 @@ package dicom
 
 import (
 	"encoding/json"
-	"errors"
 	"image"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-// sharedDir holds the full-size sample files; CI checks out shared/ beside the repository.
-const sharedDir = "../../shared/data/dicom"
+	"github.com/xraygpt-go/xraygpt/internal/sharedtest"
+)
 
 type goldenCase struct {
 	File      string  `json:"file"`
@@ -73,20 +71,15 @@ func sample(m image.Image, x, y int, kind string) []int {
 //	/usr/bin/python3 dicom/testdata/gen_testdata.py
 func TestGolden(t *testing.T) {
 	for _, gc := range loadGolden(t) {
-		dir := "testdata"
-		if gc.Shared {
-			dir = sharedDir
-		}
 		name := gc.File + "/" + gc.Window
 		if gc.Shared {
 			name = "shared/" + name
 		}
 		t.Run(name, func(t *testing.T) {
-			path := filepath.Join(dir, gc.File)
+			// Shared cases read the full-size files of ../shared/data/dicom.
+			path := filepath.Join("testdata", gc.File)
 			if gc.Shared {
-				if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-					t.Skipf("%s not present", path)
-				}
+				path = sharedtest.Path(t, "dicom/"+gc.File)
 			}
 			img, err := DecodeFile(path, Options{Window: windowModes[gc.Window]})
 			if err != nil {

@@ -4,6 +4,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/xraygpt-go/xraygpt/internal/sharedtest"
 )
 
 // The expected strings follow XrayGPT's Conversation.get_prompt for
@@ -62,9 +64,9 @@ func TestCleanAnswer(t *testing.T) {
 }
 
 func TestAlignmentPromptsMatchXrayGPTFile(t *testing.T) {
-	data, err := os.ReadFile("../../shared/data/xraygpt/prompts/alignment.txt")
+	data, err := os.ReadFile(sharedtest.Path(t, "xraygpt/prompts/alignment.txt"))
 	if err != nil {
-		t.Skipf("XrayGPT's alignment.txt not beside the repo: %v", err)
+		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
 	if len(lines) != len(AlignmentPrompts) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/xraygpt-go/xraygpt/imaging"
 	"github.com/xraygpt-go/xraygpt/internal/fileio"
+	"github.com/xraygpt-go/xraygpt/internal/timing"
 	"github.com/xraygpt-go/xraygpt/llama"
 	"github.com/xraygpt-go/xraygpt/vision"
 )
@@ -99,17 +100,10 @@ type Timings struct {
 }
 
 // PromptTokensPerSecond is the prompt processing speed.
-func (t Timings) PromptTokensPerSecond() float64 { return rate(t.PromptTokens, t.Prompt) }
+func (t Timings) PromptTokensPerSecond() float64 { return timing.PerSecond(t.PromptTokens, t.Prompt) }
 
 // TokensPerSecond is the generation speed.
-func (t Timings) TokensPerSecond() float64 { return rate(t.GeneratedTokens, t.Generate) }
-
-func rate(n int, d time.Duration) float64 {
-	if d <= 0 {
-		return 0
-	}
-	return float64(n) / d.Seconds()
-}
+func (t Timings) TokensPerSecond() float64 { return timing.PerSecond(t.GeneratedTokens, t.Generate) }
 
 // String formats the timings for --verbose output.
 func (t Timings) String() string {

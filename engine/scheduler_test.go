@@ -335,7 +335,7 @@ func TestSameImageConcurrentChats(t *testing.T) {
 }
 
 // TestEncodeFileRefusesNonRegular: a named pipe, a device or a folder given
-// as an image is refused at once (a FIFO used to block forever).
+// as an image is refused at once (opening a FIFO to read it would block).
 func TestEncodeFileRefusesNonRegular(t *testing.T) {
 	e := openDemo(t)
 	fifo := filepath.Join(t.TempDir(), "xray.png")

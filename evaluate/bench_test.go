@@ -7,15 +7,17 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/xraygpt-go/xraygpt/internal/sharedtest"
 )
 
 // BenchmarkEvaluateFiles1000 reads 1,000 predictions and 1,000 references
 // (IU X-ray report text from ../shared) from JSONL files and scores them with
 // and without stemming; run with `go test -bench EvaluateFiles ./evaluate/`.
 func BenchmarkEvaluateFiles1000(b *testing.B) {
-	recs, err := ReadFile(iuReports, FormatJSONL, Fields{Prediction: "impression"})
+	recs, err := ReadFile(sharedtest.Path(b, iuReports), FormatJSONL, Fields{Prediction: "impression"})
 	if err != nil {
-		b.Skipf("IU X-ray reports not available: %v", err)
+		b.Fatal(err)
 	}
 	dir := b.TempDir()
 	pf, _ := os.Create(filepath.Join(dir, "pred.jsonl"))

@@ -12,10 +12,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/xraygpt-go/xraygpt/internal/sharedtest"
 	"github.com/xraygpt-go/xraygpt/rouge"
 )
 
-const iuReports = "../../shared/data/iu_xray_samples/reports.jsonl"
+// iuReports is the IU X-ray reports file of the shared data set.
+const iuReports = "iu_xray_samples/reports.jsonl"
 
 func writeFile(t *testing.T, name, content string) string {
 	t.Helper()
@@ -58,11 +60,9 @@ func maxDev(t *testing.T, got rouge.Scores, want map[string][]float64) float64 {
 // the means with evaluate/testdata/iu_golden.json, computed by
 // rouge/testdata/gen_golden.py (regenerate from the repo root with
 // /usr/bin/python3 rouge/testdata/gen_golden.py). Skipped when ../shared is
-// absent.
+// absent, except under CI.
 func TestIUXrayGolden(t *testing.T) {
-	if _, err := os.Stat(iuReports); err != nil {
-		t.Skipf("IU X-ray reports not available: %v", err)
-	}
+	reports := sharedtest.Path(t, iuReports)
 	b, err := os.ReadFile("testdata/iu_golden.json")
 	if err != nil {
 		t.Fatal(err)
@@ -73,7 +73,7 @@ func TestIUXrayGolden(t *testing.T) {
 	}
 	for _, field := range []string{"findings", "impression"} {
 		g := golden[field]
-		res, err := EvaluateFiles(context.Background(), iuReports, "", Options{Fields: Fields{Prediction: field, Reference: "report"}})
+		res, err := EvaluateFiles(context.Background(), reports, "", Options{Fields: Fields{Prediction: field, Reference: "report"}})
 		if err != nil {
 			t.Fatal(err)
 		}

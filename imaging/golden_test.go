@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/xraygpt-go/xraygpt/internal/sharedtest"
 )
 
 // The goldens are Pillow 9.4's outputs, written by testdata/gen_golden.py.
@@ -16,7 +18,7 @@ import (
 //
 //	/usr/bin/python3 imaging/testdata/gen_golden.py
 //
-// Tolerances (issue 3), in 8-bit units before normalisation: mean absolute
+// Tolerances, in 8-bit units before normalisation: mean absolute
 // difference <= 0.5 and max <= 2 per pixel. This package does better: every
 // input, PNG and JPEG (its JPEG decoder reproduces libjpeg-turbo's IDCT,
 // chroma upsampling and colour conversion), must match Pillow byte for byte,
@@ -159,7 +161,7 @@ func checkGoldens(t *testing.T, dir, inputBase string, exact bool) {
 				t.Logf("%-7s %-4s %4dx%-4d mean|d| %.4f/255  max %d/255  differing %d/%d",
 					p.name, c.PillowMode, c.Size[0], c.Size[1], s.mean, s.max, s.nDiffer, len(want))
 				if s.mean > tolMean || s.max > tolMax {
-					t.Errorf("%s: mean %.4f max %d exceed the issue's tolerance (%.1f, %d)", p.name, s.mean, s.max, tolMean, tolMax)
+					t.Errorf("%s: mean %.4f max %d exceed the tolerance (mean %.1f, max %d)", p.name, s.mean, s.max, tolMean, tolMax)
 				}
 				if exact && s.max != 0 {
 					t.Errorf("%s: %d values differ from Pillow", p.name, s.nDiffer)
@@ -252,14 +254,7 @@ func TestSharedData(t *testing.T) {
 	if py == "" {
 		t.Skip("set IMAGING_PILLOW=/usr/bin/python3 to compare with Pillow on ../shared/data")
 	}
-	var files []string
-	for _, pat := range []string{"*/*.png", "*/*/*.png", "*/*.jpg", "*/*/*.jpg"} {
-		m, _ := filepath.Glob(filepath.Join("..", "..", "shared", "data", pat))
-		files = append(files, m...)
-	}
-	if len(files) == 0 {
-		t.Skip("no images under ../shared/data")
-	}
+	files := sharedtest.Glob(t, "*/*.png", "*/*/*.png", "*/*.jpg", "*/*/*.jpg")
 	out := t.TempDir()
 	args := append([]string{filepath.Join("testdata", "gen_golden.py"), "--goldens-only", "--out", out}, files...)
 	if b, err := exec.Command(py, args...).CombinedOutput(); err != nil {

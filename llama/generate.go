@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/xraygpt-go/xraygpt/internal/textstream"
+	"github.com/xraygpt-go/xraygpt/internal/timing"
 )
 
 // StopReason says why Generate stopped.
@@ -66,18 +67,11 @@ type Generation struct {
 
 // PromptTokensPerSecond is the prompt processing speed.
 func (g *Generation) PromptTokensPerSecond() float64 {
-	return perSecond(g.PromptTokens, g.PromptTime)
+	return timing.PerSecond(g.PromptTokens, g.PromptTime)
 }
 
 // TokensPerSecond is the generation speed.
-func (g *Generation) TokensPerSecond() float64 { return perSecond(len(g.Tokens), g.GenTime) }
-
-func perSecond(n int, d time.Duration) float64 {
-	if d <= 0 {
-		return 0
-	}
-	return float64(n) / d.Seconds()
-}
+func (g *Generation) TokensPerSecond() float64 { return timing.PerSecond(len(g.Tokens), g.GenTime) }
 
 // Generate decodes the prompt onto sequence opts.Seq (an empty prompt
 // continues from the last Decode) and then samples and decodes tokens until

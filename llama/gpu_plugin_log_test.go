@@ -17,7 +17,7 @@ var pluginLine = regexp.MustCompile(`(?m)^ggml_(vulkan|cuda|backend_vk|backend_c
 const pluginLogChildEnv = "XRAYGPT_TEST_PLUGIN_LOG_CHILD"
 
 // TestRoutePluginLogs checks that after routePluginLogs the plugins' log
-// lines reach SetLogOutput's writer and no longer stderr. It needs a plugin
+// lines reach SetLogOutput's writer instead of stderr. It needs a plugin
 // (make vulkan or make cuda, or XRAYGPT_LIB_DIR) and runs the loading in a
 // child process, since loading plugins changes the whole process.
 func TestRoutePluginLogs(t *testing.T) {

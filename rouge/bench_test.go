@@ -5,15 +5,17 @@ import (
 	"encoding/json"
 	"os"
 	"testing"
+
+	"github.com/xraygpt-go/xraygpt/internal/sharedtest"
 )
 
 // reportPairs builds n (target, prediction) pairs from the IU X-ray reports in
 // ../shared/data, pairing each report with another study's report and with
-// its own impression; it skips the benchmark when shared/ is absent.
+// its own impression; it skips the benchmark when ../shared is absent.
 func reportPairs(b *testing.B, n int) [][2]string {
-	f, err := os.Open("../../shared/data/iu_xray_samples/reports.jsonl")
+	f, err := os.Open(sharedtest.Path(b, "iu_xray_samples/reports.jsonl"))
 	if err != nil {
-		b.Skipf("IU X-ray reports not available: %v", err)
+		b.Fatal(err)
 	}
 	defer f.Close()
 	var reps []struct{ Report, Impression string }

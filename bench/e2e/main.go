@@ -29,6 +29,7 @@ import (
 	"github.com/xraygpt-go/xraygpt/engine"
 	"github.com/xraygpt-go/xraygpt/gguf"
 	"github.com/xraygpt-go/xraygpt/imaging"
+	"github.com/xraygpt-go/xraygpt/internal/timing"
 	"github.com/xraygpt-go/xraygpt/linalg"
 	"github.com/xraygpt-go/xraygpt/llama"
 	"github.com/xraygpt-go/xraygpt/llama/llamatest"
@@ -298,12 +299,12 @@ func run(llmPath, visPath, imagePath string, runs, nGen, threads int, noMmap boo
 	kv := kvBytes(llm)
 	budget := fileSize(llmPath) + visionMem + kv + 300<<20
 
-	fmt.Printf("vision alone:        %8.1f ms\n", ms(vision))
-	fmt.Printf("prompt alone:        %8.1f ms (%d positions, %.1f tok/s)\n", ms(prompt), nPrompt, float64(nPrompt)/prompt.Seconds())
-	fmt.Printf("vision + prompt:     %8.1f ms\n", ms(vision+prompt))
+	fmt.Printf("vision alone:        %8.1f ms\n", timing.MS(vision))
+	fmt.Printf("prompt alone:        %8.1f ms (%d positions, %.1f tok/s)\n", timing.MS(prompt), nPrompt, timing.PerSecond(nPrompt, prompt))
+	fmt.Printf("vision + prompt:     %8.1f ms\n", timing.MS(vision+prompt))
 	fmt.Printf("time to first token: %8.1f ms reused chat (%.3fx of vision + prompt), %.1f ms new chat (%.3fx)\n",
-		ms(ttftReused), float64(ttftReused)/float64(vision+prompt), ms(ttftFresh), float64(ttftFresh)/float64(vision+prompt))
-	fmt.Printf("  inside those runs: vision %.1f ms, prompt %.1f ms (the rest is tokenizing, sampling, the first token)\n", ms(inVision), ms(inPrompt))
+		timing.MS(ttftReused), float64(ttftReused)/float64(vision+prompt), timing.MS(ttftFresh), float64(ttftFresh)/float64(vision+prompt))
+	fmt.Printf("  inside those runs: vision %.1f ms, prompt %.1f ms (the rest is tokenizing, sampling, the first token)\n", timing.MS(inVision), timing.MS(inPrompt))
 	fmt.Printf("generation:          %8.2f tok/s\n", genTPS)
 	fmt.Printf("peak RSS:            %s; budget %s = LLM file %s + vision weights in memory %s + KV cache %s + 300 MiB (%.3fx)\n",
 		mib(peak), mib(budget), mib(fileSize(llmPath)), mib(visionMem), mib(kv), float64(peak)/float64(budget))
@@ -341,6 +342,4 @@ func fileSize(path string) int64 {
 	}
 	return st.Size()
 }
-
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-func mib(b int64) string         { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
+func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }

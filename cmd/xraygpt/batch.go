@@ -120,11 +120,7 @@ func runBatch(c *cli.Context) error {
 			if err != nil {
 				return batch.Generated{}, err
 			}
-			t := ans.Timings
-			return batch.Generated{Summary: ans.Text, Timings: batch.Timings{
-				PromptMS: ms(t.Prompt), GenerateMS: ms(t.Generate),
-				PromptTokens: t.PromptTokens, GeneratedTokens: t.GeneratedTokens,
-			}}, nil
+			return batch.Generated{Summary: ans.Text, Timings: batchTimings(ans.Timings)}, nil
 		},
 		Decorate: func(r *batch.Result) { r.Models, r.Settings = models, settings },
 		Progress: &batch.Progress{W: os.Stderr, Terminal: isTerminal(os.Stderr)},

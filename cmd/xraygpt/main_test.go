@@ -15,6 +15,7 @@ import (
 
 	"github.com/xraygpt-go/xraygpt/batch"
 	"github.com/xraygpt-go/xraygpt/engine/enginetest"
+	"github.com/xraygpt-go/xraygpt/internal/sharedtest"
 	"github.com/xraygpt-go/xraygpt/vision/npy"
 )
 
@@ -75,6 +76,20 @@ func TestSummarizeJSON(t *testing.T) {
 	var ok, failed summaryJSON
 	if err := json.Unmarshal([]byte(lines[0]), &ok); err != nil || ok.Summary == "" || ok.Timings == nil || ok.Timings.GeneratedTokens == 0 {
 		t.Errorf("first line: %v %+v", err, ok)
+	}
+	// The "timings" keys scripts read: a batch result's plus load_ms.
+	var raw struct{ Timings map[string]any }
+	json.Unmarshal([]byte(lines[0]), &raw)
+	var keys []string
+	for k := range raw.Timings {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	if got, want := strings.Join(keys, " "), "generate_ms generated_tokens load_ms prompt_ms prompt_tokens total_ms vision_ms"; got != want {
+		t.Errorf("timings keys %q, want %q", got, want)
+	}
+	if tm := ok.Timings; tm != nil && (tm.TotalMS < tm.VisionMS+tm.PromptMS+tm.GenerateMS || tm.LoadMS <= 0) {
+		t.Errorf("timings %+v: total below its parts or no load time", *tm)
 	}
 	if err := json.Unmarshal([]byte(lines[1]), &failed); err != nil || !strings.Contains(failed.Error, "report.png") || failed.Summary != "" {
 		t.Errorf("second line: %v %+v", err, failed)
@@ -226,10 +241,7 @@ func TestQuantizeAndDevices(t *testing.T) {
 // over the IU X-ray image-report pairs of ../shared/data (a manifest whose
 // "report" field is the reference).
 func TestBatchEvalDemoIUXray(t *testing.T) {
-	pairs := filepath.Join("..", "..", "..", "shared", "data", "iu_xray_samples", "pairs.jsonl")
-	if _, err := os.Stat(pairs); err != nil {
-		t.Skip("../shared/data is not beside the repository")
-	}
+	pairs := sharedtest.Path(t, "iu_xray_samples/pairs.jsonl")
 	out := filepath.Join(t.TempDir(), "iu.jsonl")
 	stdout, err, code := run(t, "batch", "-m", "../../demo/radllama-demo-q8_0.gguf", "--vision", "../../demo/xraygpt-demo-vision.gguf",
 		"-t", "1", "--temp", "0", "-n", "48", "-o", out, "--eval", "--json", pairs)

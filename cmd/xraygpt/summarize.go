@@ -4,10 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/xraygpt-go/xraygpt/batch"
 	"github.com/xraygpt-go/xraygpt/engine"
+	"github.com/xraygpt-go/xraygpt/internal/timing"
 )
 
 func summarizeCommand() *cli.Command {
@@ -27,27 +30,18 @@ answer to stdout. With --json, prints one JSON object per image instead.`,
 
 // summaryJSON is one line of summarize --json.
 type summaryJSON struct {
-	Image   string       `json:"image"`
-	Prompt  string       `json:"prompt"`
-	Summary string       `json:"summary"`
-	Error   string       `json:"error,omitempty"`
-	Timings *timingsJSON `json:"timings,omitempty"`
+	Image   string          `json:"image"`
+	Prompt  string          `json:"prompt"`
+	Summary string          `json:"summary"`
+	Error   string          `json:"error,omitempty"`
+	Timings *summaryTimings `json:"timings,omitempty"`
 }
 
-type timingsJSON struct {
-	LoadMS          float64 `json:"load_ms"`
-	VisionMS        float64 `json:"vision_ms"`
-	PromptTokens    int     `json:"prompt_tokens"`
-	PromptMS        float64 `json:"prompt_ms"`
-	GeneratedTokens int     `json:"generated_tokens"`
-	GenerateMS      float64 `json:"generate_ms"`
-}
-
-func toTimingsJSON(t engine.Timings) *timingsJSON {
-	return &timingsJSON{
-		LoadMS: ms(t.Load), VisionMS: ms(t.Vision), PromptTokens: t.PromptTokens, PromptMS: ms(t.Prompt),
-		GeneratedTokens: t.GeneratedTokens, GenerateMS: ms(t.Generate),
-	}
+// summaryTimings is summarize --json's "timings": the keys of a batch
+// result's timings plus the time it took to load the models.
+type summaryTimings struct {
+	LoadMS float64 `json:"load_ms"`
+	batch.Timings
 }
 
 func runSummarize(c *cli.Context) error {
@@ -78,6 +72,7 @@ func runSummarize(c *cli.Context) error {
 			}
 			fmt.Fprintf(out, "== %s ==\n", path)
 		}
+		start := time.Now()
 		ans, err := summarizeOne(c, chat, path, prompt, gen, !asJSON)
 		if err != nil {
 			failed++
@@ -88,7 +83,10 @@ func runSummarize(c *cli.Context) error {
 			continue
 		}
 		if asJSON {
-			json.NewEncoder(out).Encode(summaryJSON{Image: path, Prompt: prompt, Summary: ans.Text, Timings: toTimingsJSON(ans.Timings)})
+			t := batchTimings(ans.Timings)
+			t.TotalMS = timing.MS(time.Since(start))
+			json.NewEncoder(out).Encode(summaryJSON{Image: path, Prompt: prompt, Summary: ans.Text,
+				Timings: &summaryTimings{LoadMS: timing.MS(ans.Timings.Load), Timings: t}})
 		} else {
 			fmt.Fprintln(out)
 		}

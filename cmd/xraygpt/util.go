@@ -1,5 +1,17 @@
 package main
 
-import "time"
+import (
+	"github.com/xraygpt-go/xraygpt/batch"
+	"github.com/xraygpt-go/xraygpt/engine"
+	"github.com/xraygpt-go/xraygpt/internal/timing"
+)
 
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+// batchTimings is one answer's timings in the milliseconds of batch results
+// and summarize --json. TotalMS is left for the caller, who knows what the
+// total spans.
+func batchTimings(t engine.Timings) batch.Timings {
+	return batch.Timings{
+		VisionMS: timing.MS(t.Vision), PromptMS: timing.MS(t.Prompt), GenerateMS: timing.MS(t.Generate),
+		PromptTokens: t.PromptTokens, GeneratedTokens: t.GeneratedTokens,
+	}
+}
