@@ -1,34 +1,16 @@
 package dicom
 
 import (
-	"errors"
-	"path/filepath"
-	"syscall"
 	"testing"
-	"time"
 
-	"github.com/xraygpt-go/xraygpt/internal/fileio"
+	"github.com/xraygpt-go/xraygpt/internal/fileio/fileiotest"
 )
 
 // TestDecodeFileRefusesPipe checks that DecodeFile refuses a named pipe at once (opening
 // one for reading would wait for a writer forever) and says what it is.
 func TestDecodeFileRefusesPipe(t *testing.T) {
-	dir := t.TempDir()
-	fifo := filepath.Join(dir, "x.dcm")
-	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() {
-		_, err := DecodeFile(fifo, Options{})
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		if !errors.Is(err, fileio.ErrNotRegular) {
-			t.Errorf("got %v, want ErrNotRegular", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("blocked on a named pipe")
-	}
+	fileiotest.RefusesPipe(t, "x.dcm", func(path string) error {
+		_, err := DecodeFile(path, Options{})
+		return err
+	})
 }

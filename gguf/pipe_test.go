@@ -1,40 +1,24 @@
 package gguf
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
-	"time"
 
-	"github.com/xraygpt-go/xraygpt/internal/fileio"
+	"github.com/xraygpt-go/xraygpt/internal/fileio/fileiotest"
 )
 
 // TestOpenRefusesPipe checks that Open refuses a named pipe at once (opening
 // one for reading would wait for a writer forever) and says what it is.
 func TestOpenRefusesPipe(t *testing.T) {
-	dir := t.TempDir()
-	fifo := filepath.Join(dir, "model.gguf")
-	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() {
-		f, err := Open(fifo)
+	fileiotest.RefusesPipe(t, "model.gguf", func(path string) error {
+		f, err := Open(path)
 		if err == nil {
 			f.Close()
 		}
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		if !errors.Is(err, fileio.ErrNotRegular) {
-			t.Errorf("got %v, want ErrNotRegular", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("blocked on a named pipe")
-	}
+		return err
+	})
 }
 
 // TestWriteFileMode: the file gets 0644 less the umask, not CreateTemp's 0600.
