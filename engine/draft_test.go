@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xraygpt-go/xraygpt/internal/sharedtest"
 	"github.com/xraygpt-go/xraygpt/llama"
 )
 
@@ -41,7 +42,7 @@ func TestDraftFollow(t *testing.T) {
 // been accepted.
 func TestSpeculativeGreedyIsIdentical(t *testing.T) {
 	paths := sharedImages(t)
-	corpus, err := ReadDraftCorpus("../../shared/data/iu_xray_samples/reports.jsonl")
+	corpus, err := ReadDraftCorpus(sharedtest.Path(t, "iu_xray_samples/reports.jsonl"))
 	if err != nil {
 		t.Fatal(err)
 	}

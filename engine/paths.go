@@ -4,9 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/xraygpt-go/xraygpt/internal/fileio"
 )
 
 // Environment variables and the config file that locate the model files
@@ -108,8 +111,8 @@ func readConfig() (config, error) {
 		return cfg, nil
 	}
 	path := filepath.Join(dir, ConfigFile)
-	data, err := os.ReadFile(path)
-	if os.IsNotExist(err) {
+	data, err := fileio.ReadRegular(path, 1<<20) // a named pipe here must not block
+	if errors.Is(err, fs.ErrNotExist) {
 		return cfg, nil
 	}
 	if err != nil {

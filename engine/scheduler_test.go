@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/xraygpt-go/xraygpt/internal/fileio"
+	"github.com/xraygpt-go/xraygpt/internal/sharedtest"
 )
 
 // The demo model: a toy Vicuna-shaped model and vision model that write
@@ -34,24 +34,7 @@ func openDemo(t *testing.T) *Engine {
 // sharedImages lists the X-rays in ../shared/data (PNG, JPEG, DICOM).
 func sharedImages(t *testing.T) []string {
 	t.Helper()
-	var paths []string
-	err := filepath.WalkDir("../../shared/data", func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		switch strings.ToLower(filepath.Ext(p)) {
-		case ".png", ".jpg", ".jpeg", ".dcm":
-			paths = append(paths, p)
-		}
-		return nil
-	})
-	if err != nil || len(paths) == 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("no X-rays in ../shared/data: %v", err)
-		}
-		t.Skipf("no X-rays in ../shared/data: %v", err)
-	}
-	return paths
+	return sharedtest.Glob(t, "*/*/*.png", "*/*/*/*.png", "*/*/*.jpg", "*/*.dcm")
 }
 
 // summarizeAll answers the default question about every image through a
