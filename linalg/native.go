@@ -13,6 +13,8 @@ import (
 	"github.com/ebitengine/purego"
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
+
+	"github.com/xraygpt-go/xraygpt/internal/dynlib"
 )
 
 // CBLAS enumeration values.
@@ -68,35 +70,23 @@ var _ blas.Float32 = (*Library)(nil)
 // cblas_sgemv, cblas_saxpy, cblas_sdot and cblas_sscal; OpenBLAS's
 // openblas_* functions are used when present. Libraries are never unloaded.
 func Open(path string) (*Library, error) {
-	h, err := purego.Dlopen(path, purego.RTLD_NOW|purego.RTLD_LOCAL)
+	h, err := dynlib.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("load BLAS %s: %w", path, err)
 	}
 	lib := &Library{path: path, gemvMin: minNativeGemv}
-	for _, f := range []struct {
-		ptr  any
-		name string
-	}{
-		{&lib.sgemm, "cblas_sgemm"},
-		{&lib.sgemv, "cblas_sgemv"},
-		{&lib.saxpy, "cblas_saxpy"},
-		{&lib.sdot, "cblas_sdot"},
-		{&lib.sscal, "cblas_sscal"},
-	} {
-		sym, err := purego.Dlsym(h, f.name)
-		if err != nil {
-			purego.Dlclose(h)
-			return nil, fmt.Errorf("load BLAS %s: %s missing: %w", path, f.name, err)
-		}
-		purego.RegisterFunc(f.ptr, sym)
+	if err := dynlib.Bind(h,
+		dynlib.Func{Ptr: &lib.sgemm, Name: "cblas_sgemm"},
+		dynlib.Func{Ptr: &lib.sgemv, Name: "cblas_sgemv"},
+		dynlib.Func{Ptr: &lib.saxpy, Name: "cblas_saxpy"},
+		dynlib.Func{Ptr: &lib.sdot, Name: "cblas_sdot"},
+		dynlib.Func{Ptr: &lib.sscal, Name: "cblas_sscal"},
+	); err != nil {
+		purego.Dlclose(h)
+		return nil, fmt.Errorf("load BLAS %s: %w", path, err)
 	}
 	optional := func(ptr any, name string) bool {
-		sym, err := purego.Dlsym(h, name)
-		if err != nil || sym == 0 {
-			return false
-		}
-		purego.RegisterFunc(ptr, sym)
-		return true
+		return dynlib.BindOptional(h, dynlib.Func{Ptr: ptr, Name: name})
 	}
 	var getConfig, getCore func() string
 	if optional(&getConfig, "openblas_get_config") {

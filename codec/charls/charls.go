@@ -14,7 +14,7 @@ import (
 	"sync"
 	"unsafe"
 
-	"github.com/ebitengine/purego"
+	"github.com/xraygpt-go/xraygpt/internal/dynlib"
 )
 
 // Sentinel errors; Decode's errors wrap one of them.
@@ -86,38 +86,25 @@ func open() (*Library, error) {
 	if p := os.Getenv("XRAYGPT_CHARLS"); p != "" {
 		names = []string{p} // a library elsewhere (or, in tests, none)
 	}
-	var h uintptr
-	var err error
-	for _, n := range names {
-		if h, err = purego.Dlopen(n, purego.RTLD_NOW|purego.RTLD_LOCAL); err == nil {
-			break
-		}
-	}
-	if h == 0 {
+	h, err := dynlib.Open(names...)
+	if err != nil {
 		return nil, fmt.Errorf("%w (%v)", ErrNotAvailable, err)
 	}
 	l := &Library{}
-	for _, f := range []struct {
-		ptr  any
-		name string
-	}{
-		{&l.create, "charls_jpegls_decoder_create"},
-		{&l.destroy, "charls_jpegls_decoder_destroy"},
-		{&l.setSource, "charls_jpegls_decoder_set_source_buffer"},
-		{&l.readHeader, "charls_jpegls_decoder_read_header"},
-		{&l.frameInfo, "charls_jpegls_decoder_get_frame_info"},
-		{&l.nearLossless, "charls_jpegls_decoder_get_near_lossless"},
-		{&l.interleave, "charls_jpegls_decoder_get_interleave_mode"},
-		{&l.destSize, "charls_jpegls_decoder_get_destination_size"},
-		{&l.decodeToBuf, "charls_jpegls_decoder_decode_to_buffer"},
-		{&l.errorMessage, "charls_get_error_message"},
-		{&l.versionString, "charls_get_version_string"},
-	} {
-		sym, err := purego.Dlsym(h, f.name)
-		if err != nil || sym == 0 {
-			return nil, fmt.Errorf("%w: %s missing (CharLS 2.1 or newer is needed): %v", ErrNotAvailable, f.name, err)
-		}
-		purego.RegisterFunc(f.ptr, sym)
+	if err := dynlib.Bind(h,
+		dynlib.Func{Ptr: &l.create, Name: "charls_jpegls_decoder_create"},
+		dynlib.Func{Ptr: &l.destroy, Name: "charls_jpegls_decoder_destroy"},
+		dynlib.Func{Ptr: &l.setSource, Name: "charls_jpegls_decoder_set_source_buffer"},
+		dynlib.Func{Ptr: &l.readHeader, Name: "charls_jpegls_decoder_read_header"},
+		dynlib.Func{Ptr: &l.frameInfo, Name: "charls_jpegls_decoder_get_frame_info"},
+		dynlib.Func{Ptr: &l.nearLossless, Name: "charls_jpegls_decoder_get_near_lossless"},
+		dynlib.Func{Ptr: &l.interleave, Name: "charls_jpegls_decoder_get_interleave_mode"},
+		dynlib.Func{Ptr: &l.destSize, Name: "charls_jpegls_decoder_get_destination_size"},
+		dynlib.Func{Ptr: &l.decodeToBuf, Name: "charls_jpegls_decoder_decode_to_buffer"},
+		dynlib.Func{Ptr: &l.errorMessage, Name: "charls_get_error_message"},
+		dynlib.Func{Ptr: &l.versionString, Name: "charls_get_version_string"},
+	); err != nil {
+		return nil, fmt.Errorf("%w: %v (CharLS 2.1 or newer is needed)", ErrNotAvailable, err)
 	}
 	l.version = l.versionString()
 	return l, nil

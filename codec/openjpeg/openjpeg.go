@@ -17,6 +17,8 @@ import (
 	"unsafe"
 
 	"github.com/ebitengine/purego"
+
+	"github.com/xraygpt-go/xraygpt/internal/dynlib"
 )
 
 // Sentinel errors; Decode's errors wrap one of them.
@@ -87,49 +89,34 @@ func open() (*Library, error) {
 	if p := os.Getenv("XRAYGPT_OPENJPEG"); p != "" {
 		names = []string{p} // a library elsewhere (or, in tests, none)
 	}
-	var h uintptr
-	var err error
-	for _, n := range names {
-		if h, err = purego.Dlopen(n, purego.RTLD_NOW|purego.RTLD_LOCAL); err == nil {
-			break
-		}
-	}
-	if h == 0 {
+	h, err := dynlib.Open(names...)
+	if err != nil {
 		return nil, fmt.Errorf("%w (%v)", ErrNotAvailable, err)
 	}
 	l := &Library{}
 	var version func() string
-	for _, f := range []struct {
-		ptr  any
-		name string
-	}{
-		{&version, "opj_version"},
-		{&l.createDecompress, "opj_create_decompress"},
-		{&l.destroyCodec, "opj_destroy_codec"},
-		{&l.setDefaultParams, "opj_set_default_decoder_parameters"},
-		{&l.setupDecoder, "opj_setup_decoder"},
-		{&l.setErrorHandler, "opj_set_error_handler"},
-		{&l.streamCreate, "opj_stream_create"},
-		{&l.streamDestroy, "opj_stream_destroy"},
-		{&l.streamSetRead, "opj_stream_set_read_function"},
-		{&l.streamSetSkip, "opj_stream_set_skip_function"},
-		{&l.streamSetSeek, "opj_stream_set_seek_function"},
-		{&l.streamSetUserData, "opj_stream_set_user_data"},
-		{&l.streamSetLength, "opj_stream_set_user_data_length"},
-		{&l.readHeader, "opj_read_header"},
-		{&l.decode, "opj_decode"},
-		{&l.endDecompress, "opj_end_decompress"},
-		{&l.imageDestroy, "opj_image_destroy"},
-	} {
-		sym, err := purego.Dlsym(h, f.name)
-		if err != nil || sym == 0 {
-			return nil, fmt.Errorf("%w: %s missing (%v)", ErrNotAvailable, f.name, err)
-		}
-		purego.RegisterFunc(f.ptr, sym)
+	if err := dynlib.Bind(h,
+		dynlib.Func{Ptr: &version, Name: "opj_version"},
+		dynlib.Func{Ptr: &l.createDecompress, Name: "opj_create_decompress"},
+		dynlib.Func{Ptr: &l.destroyCodec, Name: "opj_destroy_codec"},
+		dynlib.Func{Ptr: &l.setDefaultParams, Name: "opj_set_default_decoder_parameters"},
+		dynlib.Func{Ptr: &l.setupDecoder, Name: "opj_setup_decoder"},
+		dynlib.Func{Ptr: &l.setErrorHandler, Name: "opj_set_error_handler"},
+		dynlib.Func{Ptr: &l.streamCreate, Name: "opj_stream_create"},
+		dynlib.Func{Ptr: &l.streamDestroy, Name: "opj_stream_destroy"},
+		dynlib.Func{Ptr: &l.streamSetRead, Name: "opj_stream_set_read_function"},
+		dynlib.Func{Ptr: &l.streamSetSkip, Name: "opj_stream_set_skip_function"},
+		dynlib.Func{Ptr: &l.streamSetSeek, Name: "opj_stream_set_seek_function"},
+		dynlib.Func{Ptr: &l.streamSetUserData, Name: "opj_stream_set_user_data"},
+		dynlib.Func{Ptr: &l.streamSetLength, Name: "opj_stream_set_user_data_length"},
+		dynlib.Func{Ptr: &l.readHeader, Name: "opj_read_header"},
+		dynlib.Func{Ptr: &l.decode, Name: "opj_decode"},
+		dynlib.Func{Ptr: &l.endDecompress, Name: "opj_end_decompress"},
+		dynlib.Func{Ptr: &l.imageDestroy, Name: "opj_image_destroy"},
+	); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNotAvailable, err)
 	}
-	if sym, err := purego.Dlsym(h, "opj_codec_set_threads"); err == nil && sym != 0 {
-		purego.RegisterFunc(&l.setThreads, sym)
-	}
+	dynlib.BindOptional(h, dynlib.Func{Ptr: &l.setThreads, Name: "opj_codec_set_threads"})
 	l.version = version()
 	return l, nil
 }
