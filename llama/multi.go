@@ -252,23 +252,15 @@ func (c *Context) SeqLogits(seq, pos int) ([]float32, error) {
 // position pos of sequence seq, exactly as Sample does from a Decode's, and
 // accepts it.
 func (s *Sampler) SampleSeq(c *Context, seq, pos int) (Token, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ptr == nil {
-		return NoToken, fmt.Errorf("sample: sampler: %w", ErrClosed)
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.ptr == nil {
-		return NoToken, fmt.Errorf("sample: context: %w", ErrClosed)
-	}
-	row, ok := c.seqOuts[struct{ seq, pos int }{seq, pos}]
-	if !ok {
-		return NoToken, fmt.Errorf("sample at position %d of sequence %d: %w", pos, seq, ErrNoLogits)
-	}
-	t := Token(C.xg_sample_logits(s.ptr, (*C.float)(unsafe.Pointer(&row[0])), C.int32_t(len(row))))
-	if t == NoToken {
-		return NoToken, fmt.Errorf("sample at position %d of sequence %d: the sampler chose nothing", pos, seq)
-	}
-	return t, nil
+	return s.withContext(c, func() (Token, error) {
+		row, ok := c.seqOuts[struct{ seq, pos int }{seq, pos}]
+		if !ok {
+			return NoToken, fmt.Errorf("sample at position %d of sequence %d: %w", pos, seq, ErrNoLogits)
+		}
+		t := Token(C.xg_sample_logits(s.ptr, (*C.float)(unsafe.Pointer(&row[0])), C.int32_t(len(row))))
+		if t == NoToken {
+			return NoToken, fmt.Errorf("sample at position %d of sequence %d: the sampler chose nothing", pos, seq)
+		}
+		return t, nil
+	})
 }

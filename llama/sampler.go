@@ -97,6 +97,20 @@ func NewSampler(m *Model, opts SamplerOptions) (*Sampler, error) {
 // Sample picks a token from the logits of the last position the context's
 // last Decode computed, and accepts it (see Accept).
 func (s *Sampler) Sample(c *Context) (Token, error) {
+	return s.withContext(c, func() (Token, error) {
+		if !c.hasOutput {
+			return NoToken, fmt.Errorf("sample: the context has no logits (decode first): %w", ErrNoLogits)
+		}
+		t := Token(C.xg_sample(s.ptr, c.ptr))
+		if t == NoToken {
+			return NoToken, fmt.Errorf("sample: %w", ErrNoLogits)
+		}
+		return t, nil
+	})
+}
+
+// withContext runs sample with the sampler and the context locked and open.
+func (s *Sampler) withContext(c *Context, sample func() (Token, error)) (Token, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ptr == nil {
@@ -107,14 +121,7 @@ func (s *Sampler) Sample(c *Context) (Token, error) {
 	if c.ptr == nil {
 		return NoToken, fmt.Errorf("sample: context: %w", ErrClosed)
 	}
-	if !c.hasOutput {
-		return NoToken, fmt.Errorf("sample: the context has no logits (decode first): %w", ErrNoLogits)
-	}
-	t := Token(C.xg_sample(s.ptr, c.ptr))
-	if t == NoToken {
-		return NoToken, fmt.Errorf("sample: %w", ErrNoLogits)
-	}
-	return t, nil
+	return sample()
 }
 
 // Accept records t as part of the text so far, for the repetition penalty.
