@@ -69,8 +69,11 @@ func main() {
 	if !ok {
 		log.Fatalf("-flash %q: want auto, on or off", *flash)
 	}
-	if *nPrompt < 1 || *nGen < 1 || *threads < 1 || *nBatch < 1 || *nPrompt+*nGen > *nCtx {
-		log.Fatalf("need -p >= 1, -n >= 1, -t >= 1, -b >= 1 and -p + -n <= -c (%d + %d > %d?)", *nPrompt, *nGen, *nCtx)
+	if *nPrompt < 1 || *nGen < 1 || *threads < 1 || *nBatch < 1 {
+		log.Fatal("-p, -n, -t and -b must be at least 1")
+	}
+	if *nPrompt+*nGen > *nCtx {
+		log.Fatalf("-p %d + -n %d positions do not fit a context of -c %d", *nPrompt, *nGen, *nCtx)
 	}
 	r := result{Impl: "xraygpt llama", Model: *model, Threads: *threads, NCtx: *nCtx, NBatch: *nBatch, Flash: *flash}
 	if err := run(&r, fa, *nPrompt, *nGen, *seed, *tokensOut); err != nil {
