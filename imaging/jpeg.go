@@ -870,113 +870,14 @@ func (d *jpegDec) finish() (image.Image, error) {
 	}, nil
 }
 
-// rangeLimit is libjpeg's post-IDCT range-limit table indexed by
-// (value & 1023): value+128 clamped to 0..255 for -512 <= value < 512, and
-// libjpeg's wrap-around beyond (only corrupt data gets there).
-var rangeLimit = func() (t [1024]uint8) {
-	for i := range t {
-		switch {
-		case i < 128:
-			t[i] = uint8(i + 128)
-		case i < 512:
-			t[i] = 255
-		case i < 896:
-			t[i] = 0
-		default:
-			t[i] = uint8(i - 896)
-		}
-	}
-	return t
-}()
-
-// libjpeg's islow constants: FIX(x) = round(x * 2^13).
-const (
-	fix0298631336 = 2446
-	fix0390180644 = 3196
-	fix0541196100 = 4433
-	fix0765366865 = 6270
-	fix0899976223 = 7373
-	fix1175875602 = 9633
-	fix1501321110 = 12299
-	fix1847759065 = 15137
-	fix1961570560 = 16069
-	fix2053119869 = 16819
-	fix2562915447 = 20995
-	fix3072711026 = 25172
-	constBits     = 13
-	pass1Bits     = 2
-)
-
 // idctIslow dequantises one block and applies libjpeg's accurate integer
-// IDCT (jpeg_idct_islow): columns first into a workspace scaled by
-// 2^pass1Bits, then rows, then the range limit.
+// IDCT (jpeg_idct_islow), range limit included: package rawjpeg's.
 func idctIslow(coef []int16, q *[64]uint16, out []uint8, stride int) {
-	var ws [64]int32
-	for col := 0; col < 8; col++ {
-		in := func(r int) int64 { return int64(coef[r*8+col]) * int64(q[r*8+col]) }
-		if coef[8+col] == 0 && coef[16+col] == 0 && coef[24+col] == 0 && coef[32+col] == 0 &&
-			coef[40+col] == 0 && coef[48+col] == 0 && coef[56+col] == 0 {
-			dc := int32(in(0) << pass1Bits)
-			for r := 0; r < 8; r++ {
-				ws[r*8+col] = dc
-			}
-			continue
-		}
-		e := idct1D(in(0), in(1), in(2), in(3), in(4), in(5), in(6), in(7))
-		const sh = constBits - pass1Bits
-		for r := 0; r < 8; r++ {
-			ws[r*8+col] = int32((e[r] + 1<<(sh-1)) >> sh)
-		}
+	var c [64]int32
+	for i, v := range coef[:64] {
+		c[i] = int32(v)
 	}
-	for row := 0; row < 8; row++ {
-		w := ws[row*8 : row*8+8 : row*8+8]
-		o := out[row*stride : row*stride+8 : row*stride+8]
-		if w[1] == 0 && w[2] == 0 && w[3] == 0 && w[4] == 0 && w[5] == 0 && w[6] == 0 && w[7] == 0 {
-			v := rangeLimit[int((int64(w[0])+1<<(pass1Bits+2))>>(pass1Bits+3))&1023]
-			for i := range o {
-				o[i] = v
-			}
-			continue
-		}
-		e := idct1D(int64(w[0]), int64(w[1]), int64(w[2]), int64(w[3]), int64(w[4]), int64(w[5]), int64(w[6]), int64(w[7]))
-		const sh = constBits + pass1Bits + 3
-		for i := range o {
-			o[i] = rangeLimit[int((e[i]+1<<(sh-1))>>sh)&1023]
-		}
-	}
-}
-
-// idct1D is one 8-point pass of jpeg_idct_islow before descaling: outputs
-// in natural order, scaled by 2^constBits.
-func idct1D(x0, x1, x2, x3, x4, x5, x6, x7 int64) [8]int64 {
-	// Even part.
-	z1 := (x2 + x6) * fix0541196100
-	tmp2 := z1 - x6*fix1847759065
-	tmp3 := z1 + x2*fix0765366865
-	tmp0 := (x0 + x4) << constBits
-	tmp1 := (x0 - x4) << constBits
-	tmp10, tmp13 := tmp0+tmp3, tmp0-tmp3
-	tmp11, tmp12 := tmp1+tmp2, tmp1-tmp2
-	// Odd part.
-	t0, t1, t2, t3 := x7, x5, x3, x1
-	z1 = t0 + t3
-	z2 := t1 + t2
-	z3 := t0 + t2
-	z4 := t1 + t3
-	z5 := (z3 + z4) * fix1175875602
-	t0 *= fix0298631336
-	t1 *= fix2053119869
-	t2 *= fix3072711026
-	t3 *= fix1501321110
-	z1 *= -fix0899976223
-	z2 *= -fix2562915447
-	z3 = z3*-fix1961570560 + z5
-	z4 = z4*-fix0390180644 + z5
-	t0 += z1 + z3
-	t1 += z2 + z4
-	t2 += z2 + z3
-	t3 += z1 + z4
-	return [8]int64{tmp10 + t3, tmp11 + t2, tmp12 + t1, tmp13 + t0, tmp13 - t0, tmp12 - t1, tmp11 - t2, tmp10 - t3}
+	rawjpeg.IDCT8(&c, q, out, stride)
 }
 
 // decodeRawJPEG decodes a lossless or 12-bit JPEG with package rawjpeg: grey becomes an

@@ -136,6 +136,25 @@ type islow struct {
 	limit []uint16 // IDCT_range_limit, indexed by value & (len-1)
 }
 
+// islow8 is the IDCT of 8-bit samples, shared by IDCT8 (read-only).
+var islow8 = idctParams(8)
+
+// IDCT8 dequantises one 8x8 block of coefficients (natural order) by q and
+// applies libjpeg's accurate integer IDCT (jpeg_idct_islow) for 8-bit
+// samples, range limit included, writing the samples to out with the given
+// row stride: the arithmetic of this package's sequential decoder, for
+// other 8-bit JPEG decoders that must match libjpeg.
+func IDCT8(coef *[64]int32, q *[64]uint16, out []uint8, stride int) {
+	var s [64]uint16
+	islow8.idct(coef[:], q, s[:], 8)
+	for r := 0; r < 8; r++ {
+		o := out[r*stride : r*stride+8 : r*stride+8]
+		for i := range o {
+			o[i] = uint8(s[r*8+i])
+		}
+	}
+}
+
 // idctParams returns the IDCT parameters for 8- or 12-bit samples.
 func idctParams(precision int) *islow {
 	n := 1 << uint(precision) // MAXJSAMPLE+1
