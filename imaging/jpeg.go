@@ -841,7 +841,7 @@ func (d *jpegDec) finish() (image.Image, error) {
 		q := &d.q[c.tq]
 		for by := 0; by < c.bh; by++ {
 			for bx := 0; bx < c.bw; bx++ {
-				idctIslow(c.coef[(by*c.bw+bx)*64:][:64], q, p[by*8*stride+bx*8:], stride)
+				rawjpeg.IDCT8(c.coef[(by*c.bw+bx)*64:][:64], q, p[by*8*stride+bx*8:], stride)
 			}
 		}
 		c.coef = nil
@@ -868,16 +868,6 @@ func (d *jpegDec) finish() (image.Image, error) {
 		YStride: d.comps[0].bw * 8, CStride: d.comps[1].bw * 8,
 		SubsampleRatio: sr, Rect: r,
 	}, nil
-}
-
-// idctIslow dequantises one block and applies libjpeg's accurate integer
-// IDCT (jpeg_idct_islow), range limit included: package rawjpeg's.
-func idctIslow(coef []int16, q *[64]uint16, out []uint8, stride int) {
-	var c [64]int32
-	for i, v := range coef[:64] {
-		c[i] = int32(v)
-	}
-	rawjpeg.IDCT8(&c, q, out, stride)
 }
 
 // decodeRawJPEG decodes a lossless or 12-bit JPEG with package rawjpeg: grey becomes an

@@ -118,7 +118,7 @@ func (d *decoder) finish() error {
 		q := &d.q[c.tq]
 		for by := 0; by < c.bh; by++ {
 			for bx := 0; bx < c.bw; bx++ {
-				p.idct(c.coef[(by*c.bw+bx)*64:][:64], q, plane[by*8*stride+bx*8:], stride)
+				idct(p, c.coef[(by*c.bw+bx)*64:][:64], q, plane[by*8*stride+bx*8:], stride)
 			}
 		}
 		c.coef = nil
@@ -144,15 +144,8 @@ var islow8 = idctParams(8)
 // samples, range limit included, writing the samples to out with the given
 // row stride: the arithmetic of this package's sequential decoder, for
 // other 8-bit JPEG decoders that must match libjpeg.
-func IDCT8(coef *[64]int32, q *[64]uint16, out []uint8, stride int) {
-	var s [64]uint16
-	islow8.idct(coef[:], q, s[:], 8)
-	for r := 0; r < 8; r++ {
-		o := out[r*stride : r*stride+8 : r*stride+8]
-		for i := range o {
-			o[i] = uint8(s[r*8+i])
-		}
-	}
+func IDCT8(coef []int16, q *[64]uint16, out []uint8, stride int) {
+	idct(islow8, coef, q, out, stride)
 }
 
 // idctParams returns the IDCT parameters for 8- or 12-bit samples.
@@ -199,14 +192,16 @@ const (
 
 // idct dequantises one block and applies jpeg_idct_islow: columns into a workspace scaled by
 // 2^pass1, then rows, then the range limit.
-func (p *islow) idct(coef []int32, q *[64]uint16, out []uint16, stride int) {
-	var ws [64]int64
+// It is generic so that 8-bit decoders keep their int16 coefficients and
+// uint8 samples without conversions (each instance is compiled apart).
+func idct[C int16 | int32, S uint8 | uint16](p *islow, coef []C, q *[64]uint16, out []S, stride int) {
+	var ws [64]int32 // libjpeg's workspace is int
 	mask := len(p.limit) - 1
 	for col := 0; col < 8; col++ {
 		in := func(r int) int64 { return int64(coef[r*8+col]) * int64(q[r*8+col]) }
 		if coef[8+col] == 0 && coef[16+col] == 0 && coef[24+col] == 0 && coef[32+col] == 0 &&
 			coef[40+col] == 0 && coef[48+col] == 0 && coef[56+col] == 0 {
-			dc := in(0) << p.pass1
+			dc := int32(in(0) << p.pass1)
 			for r := 0; r < 8; r++ {
 				ws[r*8+col] = dc
 			}
@@ -215,7 +210,7 @@ func (p *islow) idct(coef []int32, q *[64]uint16, out []uint16, stride int) {
 		e := idct1D(in(0), in(1), in(2), in(3), in(4), in(5), in(6), in(7))
 		sh := constBits - p.pass1
 		for r := 0; r < 8; r++ {
-			ws[r*8+col] = (e[r] + 1<<(sh-1)) >> sh
+			ws[r*8+col] = int32((e[r] + 1<<(sh-1)) >> sh)
 		}
 	}
 	for row := 0; row < 8; row++ {
@@ -223,16 +218,16 @@ func (p *islow) idct(coef []int32, q *[64]uint16, out []uint16, stride int) {
 		o := out[row*stride : row*stride+8 : row*stride+8]
 		if w[1] == 0 && w[2] == 0 && w[3] == 0 && w[4] == 0 && w[5] == 0 && w[6] == 0 && w[7] == 0 {
 			sh := p.pass1 + 3
-			v := p.limit[int((w[0]+1<<(sh-1))>>sh)&mask]
+			v := S(p.limit[int((int64(w[0])+1<<(sh-1))>>sh)&mask])
 			for i := range o {
 				o[i] = v
 			}
 			continue
 		}
-		e := idct1D(w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7])
+		e := idct1D(int64(w[0]), int64(w[1]), int64(w[2]), int64(w[3]), int64(w[4]), int64(w[5]), int64(w[6]), int64(w[7]))
 		sh := constBits + p.pass1 + 3
 		for i := range o {
-			o[i] = p.limit[int((e[i]+1<<(sh-1))>>sh)&mask]
+			o[i] = S(p.limit[int((e[i]+1<<(sh-1))>>sh)&mask])
 		}
 	}
 }
