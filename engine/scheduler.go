@@ -156,7 +156,6 @@ type slot struct {
 	last      llama.Token // sampled, not yet decoded
 	promptLen int
 	timings   Timings
-	started   time.Time // when the slot began its prompt
 	genStart  time.Time
 	dropped   int
 }
@@ -464,7 +463,6 @@ func (s *Scheduler) prepare(sl *slot, j *job, text []llama.Token, dropped int) e
 	s.useClock++
 	sl.lastUse = s.useClock
 	sl.j = j
-	sl.started = time.Now()
 	sl.timings = Timings{Load: s.e.load, Vision: img.Vision}
 	sl.dropped = dropped
 	sl.promptLen = len(s.head) + img.Rows + len(text)

@@ -80,7 +80,10 @@ type Context struct {
 	outs      map[int]outRow
 	hasOutput bool // the last Decode computed logits for its last position
 	// Logits of the last DecodeRuns, by sequence and position.
-	seqOuts map[struct{ seq, pos int }][]float32
+	seqOuts  map[struct{ seq, pos int }][]float32
+	freeRows [][]float32 // rows of earlier seqOuts, for reuse
+	// The positions and sequences of a DecodeRuns chunk, allocated once.
+	runPos, runSeq []int32
 }
 
 type outRow struct {
@@ -192,7 +195,7 @@ func (c *Context) Close() error {
 	c.abortMu.Unlock()
 	c.res.free()
 	c.ptr, c.abort, c.tokBatch, c.embBatch = nil, nil, nil, nil
-	c.outs, c.seqOuts = nil, nil
+	c.outs, c.seqOuts, c.freeRows = nil, nil, nil
 	return nil
 }
 
@@ -295,7 +298,7 @@ func (c *Context) DecodeAt(ctx context.Context, seq, pos int, inputs ...Input) e
 	// left it (and the last logits) as they were.
 	c.hasOutput = false
 	clear(c.outs)
-	clear(c.seqOuts)
+	c.recycleSeqOuts()
 	if pos < next && !bool(C.llama_memory_seq_rm(c.mem, C.llama_seq_id(seq), C.llama_pos(pos), -1)) {
 		return fmt.Errorf("decode: cannot remove positions from %d of sequence %d", pos, seq)
 	}
@@ -540,7 +543,7 @@ func (c *Context) Clear() error {
 	}
 	c.hasOutput = false
 	clear(c.outs)
-	clear(c.seqOuts)
+	c.recycleSeqOuts()
 	C.llama_memory_clear(c.mem, true)
 	return nil
 }

@@ -85,7 +85,7 @@ func (c *Context) DecodeRuns(ctx context.Context, runs []Run) error {
 	}
 	c.hasOutput = false
 	clear(c.outs)
-	clear(c.seqOuts)
+	c.recycleSeqOuts()
 	for seq, p := range start {
 		if p < c.posLocked(seq) && !bool(C.llama_memory_seq_rm(c.mem, C.llama_seq_id(seq), C.llama_pos(p), -1)) {
 			return fmt.Errorf("decode runs: cannot remove positions from %d of sequence %d", p, seq)
@@ -154,8 +154,10 @@ func (c *Context) decodeKind(ctx context.Context, runs []Run, embeddings bool) e
 		}
 		batch, width = c.embBatch, c.nEmbd
 	}
-	pos := make([]int32, c.nBatch)
-	seq := make([]int32, c.nBatch)
+	if c.runPos == nil {
+		c.runPos, c.runSeq = make([]int32, c.nBatch), make([]int32, c.nBatch)
+	}
+	pos, seq := c.runPos, c.runSeq
 	flags := unsafe.Slice((*int8)(unsafe.Pointer(batch.logits)), c.nBatch)
 	type key struct{ seq, pos int }
 	var want []key // the (sequence, position) of each entry asking for logits
@@ -186,16 +188,13 @@ func (c *Context) decodeKind(ctx context.Context, runs []Run, embeddings bool) e
 			if p == nil {
 				return fmt.Errorf("decode runs: llama.cpp returned no logits for position %d of sequence %d", pos[i], seq[i])
 			}
-			row := make([]float32, c.nVocab)
+			row := c.logitsRow()
 			copy(row, unsafe.Slice((*float32)(unsafe.Pointer(p)), c.nVocab))
 			c.seqOuts[want[k]] = row
 			k++
 		}
 		n, want = 0, want[:0]
 		return nil
-	}
-	if c.seqOuts == nil {
-		c.seqOuts = map[struct{ seq, pos int }][]float32{}
 	}
 	for _, r := range runs {
 		if (r.Input.Embeddings != nil) != embeddings {
@@ -231,6 +230,29 @@ func (c *Context) decodeKind(ctx context.Context, runs []Run, embeddings bool) e
 		}
 	}
 	return flush()
+}
+
+// recycleSeqOuts forgets the last DecodeRuns' logits, keeping their rows
+// for the next call: a generation step needs one row of NVocab floats per
+// sequence, which would otherwise be allocated anew for every token.
+func (c *Context) recycleSeqOuts() {
+	if c.seqOuts == nil {
+		c.seqOuts = map[struct{ seq, pos int }][]float32{}
+	}
+	for _, row := range c.seqOuts {
+		c.freeRows = append(c.freeRows, row)
+	}
+	clear(c.seqOuts)
+}
+
+// logitsRow returns a row for logits, reused when one is free.
+func (c *Context) logitsRow() []float32 {
+	if n := len(c.freeRows); n > 0 {
+		row := c.freeRows[n-1]
+		c.freeRows = c.freeRows[:n-1]
+		return row
+	}
+	return make([]float32, c.nVocab)
 }
 
 // SeqLogits returns the logits that the last DecodeRuns computed at
