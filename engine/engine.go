@@ -81,6 +81,14 @@ func DefaultGenerateOptions() GenerateOptions {
 	return GenerateOptions{MaxTokens: 300, Temperature: 1, TopK: 50, TopP: 0.9, RepeatPenalty: 1}
 }
 
+// maxTokens is MaxTokens, or the default's when it is not positive.
+func (g GenerateOptions) maxTokens() int {
+	if g.MaxTokens > 0 {
+		return g.MaxTokens
+	}
+	return DefaultGenerateOptions().MaxTokens
+}
+
 func (g GenerateOptions) sampler() llama.SamplerOptions {
 	return llama.SamplerOptions{
 		Temperature: g.Temperature, TopK: g.TopK, TopP: g.TopP, MinP: g.MinP,

@@ -406,10 +406,7 @@ func (s *Scheduler) ensureHead() (int, error) {
 // fit tokenizes the text after the image, dropping the oldest turns until
 // the prompt and the answer fit a slot, as XrayGPT drops old context.
 func (s *Scheduler) fit(conv *Conversation, rows int, gen GenerateOptions) ([]llama.Token, int, error) {
-	maxNew := gen.MaxTokens
-	if maxNew <= 0 {
-		maxNew = DefaultGenerateOptions().MaxTokens
-	}
+	maxNew := gen.maxTokens()
 	for {
 		_, after := conv.Prompt()
 		text, err := s.e.llm.Tokenize(after, false, false)
@@ -496,10 +493,7 @@ func (s *Scheduler) prepare(sl *slot, j *job, text []llama.Token, dropped int) e
 	}
 	sl.genStart = time.Time{}
 	gen := j.req.Gen
-	sl.maxNew = gen.MaxTokens
-	if sl.maxNew <= 0 {
-		sl.maxNew = DefaultGenerateOptions().MaxTokens
-	}
+	sl.maxNew = gen.maxTokens()
 	smpl, err := llama.NewSampler(s.e.llm, gen.sampler())
 	if err != nil {
 		return fmt.Errorf("sampler: %w", err)
