@@ -66,6 +66,10 @@ type Request struct {
 // SchedulerStats is a snapshot of a scheduler's load and totals.
 type SchedulerStats struct {
 	Slots, Busy, Queued int
+	// Capacity is how many requests the scheduler takes at once: Slots
+	// generating and its queue's places; Busy+Queued >= Capacity means the
+	// next Do gets ErrBusy.
+	Capacity int
 	// PromptTokens and GeneratedTokens count the positions decoded and the
 	// tokens generated since the scheduler started.
 	PromptTokens, GeneratedTokens int64
@@ -222,6 +226,7 @@ func (s *Scheduler) Close() error {
 func (s *Scheduler) Stats() SchedulerStats {
 	return SchedulerStats{
 		Slots: s.opts.Slots, Busy: int(s.busy.Load()), Queued: int(s.queued.Load()),
+		Capacity:     s.opts.Slots + s.opts.Queue,
 		PromptTokens: s.promptTokens.Load(), GeneratedTokens: s.generated.Load(),
 		ReusedPositions: s.reused.Load(), Steps: s.steps.Load(), BatchedTokens: s.batchedToks.Load(),
 		DraftTokens: s.draftTokens.Load(), DraftAccepted: s.draftAccepted.Load(),

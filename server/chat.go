@@ -13,6 +13,7 @@ import (
 
 	"github.com/xraygpt-go/xraygpt/engine"
 	"github.com/xraygpt-go/xraygpt/imaging"
+	"github.com/xraygpt-go/xraygpt/internal/fileio"
 	"github.com/xraygpt-go/xraygpt/llama"
 )
 
@@ -44,7 +45,6 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	if p.MaxTokens > 0 {
 		gen.MaxTokens = p.MaxTokens
 	}
-	gen.MaxTokens = min(gen.MaxTokens, s.opts.MaxTokensCap)
 	if p.Temp != nil {
 		gen.Temperature = float32(*p.Temp)
 	}
@@ -67,10 +67,7 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Refuse before the vision model runs when no place is left.
-	s.mu.RLock()
-	capacity := s.capacity
-	s.mu.RUnlock()
-	if st := g.Stats(); st.Busy+st.Queued >= capacity {
+	if st := g.Stats(); st.Busy+st.Queued >= st.Capacity {
 		writeError(w, s.genError(engine.ErrBusy, false))
 		return
 	}
@@ -110,7 +107,7 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 
 // imageError maps an image that cannot be read to a 400 naming the problem.
 func imageError(err error) *apiError {
-	for _, e := range []error{imaging.ErrFormat, imaging.ErrTooLarge, imaging.ErrUnsupported, imaging.ErrCorrupt} {
+	for _, e := range []error{imaging.ErrFormat, imaging.ErrTooLarge, imaging.ErrUnsupported, imaging.ErrCorrupt, fileio.ErrTooLarge} {
 		if errors.Is(err, e) {
 			return badRequest("messages", "bad image: %v", err)
 		}

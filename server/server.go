@@ -60,7 +60,6 @@ type Server struct {
 	engine   *engine.Engine
 	gen      generator // nil while loading
 	sched    *engine.Scheduler
-	capacity int // requests the scheduler takes: slots and queue
 	draining bool
 }
 
@@ -75,6 +74,7 @@ func New(opts Options) *Server {
 	if opts.MaxTokensCap <= 0 {
 		opts.MaxTokensCap = 1024
 	}
+	opts.Gen.MaxTokens = min(opts.Gen.MaxTokens, opts.MaxTokensCap)
 	if opts.Log == nil {
 		opts.Log = log.New(io.Discard, "", 0)
 	}
@@ -117,13 +117,8 @@ func (s *Server) SetEngine(e *engine.Engine, opts engine.SchedulerOptions) error
 	if err != nil {
 		return err
 	}
-	slots, queue := max(1, opts.Slots), opts.Queue
-	if queue == 0 {
-		queue = 4 * slots
-	}
 	s.mu.Lock()
 	s.engine, s.gen, s.sched = e, sched, sched
-	s.capacity = slots + max(0, queue)
 	s.mu.Unlock()
 	return nil
 }

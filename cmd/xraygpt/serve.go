@@ -66,7 +66,6 @@ func runServe(c *cli.Context) error {
 		return err
 	}
 	gen := generateOptions(c)
-	gen.MaxTokens = min(gen.MaxTokens, c.Int("max-tokens-cap"))
 	logger := log.New(os.Stderr, "", log.LstdFlags)
 	srv := server.New(server.Options{
 		APIKey: key, MaxBody: maxBody, CORSOrigin: c.String("cors-origin"),
