@@ -98,7 +98,6 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	}
 	if ans != nil {
 		s.metrics.prompt.Add(float64(ans.PromptLength))
-		s.metrics.generated.Add(float64(len(ans.Tokens)))
 		if rec != nil {
 			rec.tokens = len(ans.Tokens)
 		}

@@ -18,7 +18,6 @@ type metrics struct {
 	duration  *prometheus.HistogramVec // by path
 	firstText prometheus.Histogram     // time to the first streamed text
 	prompt    prometheus.Counter
-	generated prometheus.Counter
 }
 
 func newMetrics(stats func() engine.SchedulerStats) *metrics {
@@ -38,9 +37,6 @@ func newMetrics(stats func() engine.SchedulerStats) *metrics {
 		prompt: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "xraygpt_prompt_tokens_total", Help: "Prompt positions (text and soft tokens) of answered requests.",
 		}),
-		generated: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "xraygpt_generated_tokens_total", Help: "Tokens generated.",
-		}),
 	}
 	gauge := func(name, help string, f func(engine.SchedulerStats) int) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 { return float64(f(stats())) })
@@ -48,7 +44,8 @@ func newMetrics(stats func() engine.SchedulerStats) *metrics {
 	counter := func(name, help string, f func(engine.SchedulerStats) int64) prometheus.Collector {
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(f(stats())) })
 	}
-	m.reg.MustRegister(m.requests, m.duration, m.firstText, m.prompt, m.generated,
+	m.reg.MustRegister(m.requests, m.duration, m.firstText, m.prompt,
+		counter("xraygpt_generated_tokens_total", "Tokens generated.", func(s engine.SchedulerStats) int64 { return s.GeneratedTokens }),
 		gauge("xraygpt_slots", "Sequences that can generate at once.", func(s engine.SchedulerStats) int { return s.Slots }),
 		gauge("xraygpt_slots_busy", "Slots generating now.", func(s engine.SchedulerStats) int { return s.Busy }),
 		gauge("xraygpt_queue_depth", "Requests waiting for a slot.", func(s engine.SchedulerStats) int { return s.Queued }),

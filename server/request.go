@@ -48,7 +48,6 @@ type parsed struct {
 	Model     string
 	Turns     []engine.Turn
 	Image     []byte // the image's bytes
-	ImageType string // its media type as the data URL gave it
 	MaxTokens int    // 0: the server's default
 	Temp      *float64
 	TopP      *float64
@@ -212,7 +211,7 @@ func (p *parsed) userContent(raw json.RawMessage, param string) (string, error) 
 			if err != nil {
 				return "", err
 			}
-			if p.ImageType, p.Image, err = decodeDataURL(url, pp); err != nil {
+			if p.Image, err = decodeDataURL(url, pp); err != nil {
 				return "", err
 			}
 		default:
@@ -245,37 +244,37 @@ var imageTypes = map[string]bool{
 
 // decodeDataURL returns the media type and bytes of a base64 data URL. The
 // bytes are recognised by content later (the declared type is not trusted).
-func decodeDataURL(url, param string) (string, []byte, error) {
+func decodeDataURL(url, param string) ([]byte, error) {
 	scheme, rest, ok := strings.Cut(url, ":")
 	if !ok || !strings.EqualFold(scheme, "data") {
 		if ok && len(scheme) < 16 {
-			return "", nil, badRequest(param, "%s: %s: URLs are not fetched: send the image inline as a data: URL (base64)", param, strings.ToLower(scheme))
+			return nil, badRequest(param, "%s: %s: URLs are not fetched: send the image inline as a data: URL (base64)", param, strings.ToLower(scheme))
 		}
-		return "", nil, badRequest(param, "%s: want a data: URL (base64)", param)
+		return nil, badRequest(param, "%s: want a data: URL (base64)", param)
 	}
 	meta, payload, ok := strings.Cut(rest, ",")
 	if !ok {
-		return "", nil, badRequest(param, "%s: data URL without a comma", param)
+		return nil, badRequest(param, "%s: data URL without a comma", param)
 	}
 	mediaType, params, _ := strings.Cut(meta, ";")
 	mediaType = strings.ToLower(strings.TrimSpace(mediaType))
 	if !strings.HasSuffix(strings.ToLower(params), "base64") {
-		return "", nil, badRequest(param, "%s: the data URL must be base64-encoded", param)
+		return nil, badRequest(param, "%s: the data URL must be base64-encoded", param)
 	}
 	if mediaType != "" && !imageTypes[mediaType] {
-		return "", nil, badRequest(param, "%s: media type %q: want image/png, image/jpeg or application/dicom", param, mediaType)
+		return nil, badRequest(param, "%s: media type %q: want image/png, image/jpeg or application/dicom", param, mediaType)
 	}
 	data, err := base64.StdEncoding.DecodeString(payload)
 	if err != nil {
 		data, err = base64.RawStdEncoding.DecodeString(strings.TrimRight(payload, "="))
 	}
 	if err != nil {
-		return "", nil, badRequest(param, "%s: bad base64 in the data URL", param)
+		return nil, badRequest(param, "%s: bad base64 in the data URL", param)
 	}
 	if len(data) == 0 {
-		return "", nil, badRequest(param, "%s: the data URL holds no bytes", param)
+		return nil, badRequest(param, "%s: the data URL holds no bytes", param)
 	}
-	return mediaType, data, nil
+	return data, nil
 }
 
 // textContent reads an assistant message's content: a string or text parts.
