@@ -51,11 +51,15 @@ func Merge(out string, files []string) (*Merged, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, f := range files {
-		if fileio.SameFile(f, out) {
-			return nil, fmt.Errorf("merge: the output %s is also an input: write the merged file elsewhere", out)
-		}
+	if err := fileio.CheckOutput(out, files...); err != nil {
+		return nil, fmt.Errorf("merge: %w", err)
 	}
+	// A batch still appending to out (or another merge) holds its lock.
+	lock, err := fileio.Lock(out)
+	if err != nil {
+		return nil, fmt.Errorf("merge: %w", err)
+	}
+	defer lock.Unlock()
 	if err := checkResultsFile(out); err != nil {
 		return nil, fmt.Errorf("merge: %w", err)
 	}
@@ -174,9 +178,11 @@ func checkResultsFile(path string) error {
 	if err == io.EOF {
 		return nil
 	}
-	var r Result
-	if err != nil || json.Unmarshal(bytes.TrimSpace(line), &r) != nil || r.ID == "" {
-		return fmt.Errorf("%s exists and is not a results file: refusing to overwrite it", path)
+	if err == nil {
+		_, err = parseResultLine(bytes.TrimSpace(line))
+	}
+	if err != nil {
+		return fmt.Errorf("%s exists and is not a results file (%v): refusing to overwrite it: %w", path, err, ErrNotResults)
 	}
 	return nil
 }
@@ -218,16 +224,13 @@ func readResultLines(path string, fn func(Result, linePos) error, torn *int) err
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
-		var r Result
-		if err := json.Unmarshal(line, &r); err != nil || r.ID == "" {
+		r, err := parseResultLine(line)
+		if err != nil {
 			if !complete {
 				if torn != nil {
 					*torn++
 				}
 				return nil
-			}
-			if err == nil {
-				err = errors.New("no id")
 			}
 			return fmt.Errorf("merge: %s: not a result line: %v", pos, err)
 		}

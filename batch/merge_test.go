@@ -140,7 +140,8 @@ func TestMergeRefuses(t *testing.T) {
 	}
 
 	garbage := filepath.Join(dir, "garbage.jsonl")
-	writeFile(t, garbage, `{"id":"1","summary":"x"}`+"\nnot json\n"+`{"id":"2"}`+"\n")
+	good, _ := json.Marshal(result("1", "one", ""))
+	writeFile(t, garbage, string(good)+"\nnot json\n"+`{"id":"2"}`+"\n")
 	if _, err := Merge(out, []string{garbage}); err == nil || !strings.Contains(err.Error(), garbage+":2") {
 		t.Errorf("garbage: %v", err)
 	}
