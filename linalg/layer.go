@@ -106,8 +106,21 @@ func (d *Dense) product(e Exec, y, x []float32, rows int, accumulate bool) {
 		// Wide output: split the columns (weight rows) in blocks of
 		// splitAlign; each call re-packs only the small x.
 		blocks := (out + splitAlign - 1) / splitAlign
-		ParallelFor(blocks, th, func(lo, hi int) { part(0, rows, lo*splitAlign, min(hi*splitAlign, out)) })
+		perWorker(th, func(i int) {
+			part(0, rows, i*blocks/th*splitAlign, min((i+1)*blocks/th*splitAlign, out))
+		})
 	default: // tall x: split the rows; each call re-packs only w
-		ParallelFor(rows, th, func(r0, r1 int) { part(r0, r1, 0, out) })
+		perWorker(th, func(i int) { part(i*rows/th, (i+1)*rows/th, 0, out) })
 	}
+}
+
+// perWorker runs body(0..th-1) on th goroutines, one call each: a BLAS
+// call packs its operands, so one call per worker packs them th times,
+// where ParallelFor's finer pieces would pack them several times more.
+func perWorker(th int, body func(i int)) {
+	ParallelFor(th, th, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			body(i)
+		}
+	})
 }
