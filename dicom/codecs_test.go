@@ -1,7 +1,6 @@
 package dicom
 
 import (
-	"bytes"
 	"encoding/binary"
 	"flag"
 	"fmt"
@@ -409,8 +408,6 @@ func TestCodecsAgainstTools(t *testing.T) {
 	}
 	t.Logf("largest difference on lossy syntaxes: %d", worstLossy)
 }
-
-var _ = bytes.Equal
 
 // TestMultiFrameCodecs: the first frame of a 3-frame image in every syntax, with and without a
 // Basic Offset Table and with frames split over several fragments, equals the first frame of

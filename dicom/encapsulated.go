@@ -148,9 +148,16 @@ func upsampleChroma(f *rawjpeg.Frame) bool {
 		c := &f.Components[k]
 		w := c.Width
 		out := make([]uint16, f.Width*f.Height)
-		row := make([]uint16, 2*w)
+		var odd []uint16 // an odd width upsamples one column too many
+		if 2*w > f.Width {
+			odd = make([]uint16, 2*w)
+		}
 		for yy := 0; yy < f.Height; yy++ {
 			in := c.Samples[yy*w : (yy+1)*w]
+			row := out[yy*f.Width : (yy+1)*f.Width]
+			if odd != nil {
+				row = odd
+			}
 			row[0] = in[0]
 			row[1] = uint16((3*int(in[0]) + int(in[1]) + 2) >> 2)
 			for i := 1; i < w-1; i++ {
@@ -160,7 +167,9 @@ func upsampleChroma(f *rawjpeg.Frame) bool {
 			}
 			row[2*w-2] = uint16((3*int(in[w-1]) + int(in[w-2]) + 1) >> 2)
 			row[2*w-1] = in[w-1]
-			copy(out[yy*f.Width:(yy+1)*f.Width], row)
+			if odd != nil {
+				copy(out[yy*f.Width:(yy+1)*f.Width], odd)
+			}
 		}
 		c.Samples, c.Width, c.H = out, f.Width, 2
 	}

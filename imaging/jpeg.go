@@ -899,7 +899,8 @@ func decodeRawJPEG(r io.Reader, maxPixels int64) (image.Image, error) {
 	case len(f.Components) == 1:
 		out := image.NewGray16(r16)
 		for i, v := range f.Components[0].Samples {
-			out.Pix[2*i], out.Pix[2*i+1] = uint8(scale(v)>>8), uint8(scale(v))
+			s := scale(v)
+			out.Pix[2*i], out.Pix[2*i+1] = uint8(s>>8), uint8(s)
 		}
 		return out, nil
 	case len(f.Components) == 3 && f.Lossless:

@@ -144,9 +144,6 @@ func Random(cfg Config, seed uint64, opt Options) (*Model, error) {
 // for linalg's packed product.
 func build(cfg Config, src tensorSource, opt Options, pack bool) (*Model, error) {
 	m := &Model{Config: cfg, ex: linalg.Exec{BLAS: opt.BLAS, Threads: opt.Threads}}
-	if m.ex.BLAS == nil {
-		m.ex.BLAS = linalg.Default()
-	}
 	l := &loader{src: src, pack: pack}
 	switch cfg.Kind {
 	case KindEVAQFormer:

@@ -14,7 +14,7 @@ func (d *decoder) losslessScan(s *scan) error {
 		return d.corrupt("point transform %d not below precision %d", pt, d.f.Precision)
 	}
 	if !d.sawScan {
-		d.f.Predictor, d.f.PointTransform = pred, pt
+		d.f.PointTransform = pt
 	}
 	for _, c := range s.comps {
 		if c.H != 1 || c.V != 1 {

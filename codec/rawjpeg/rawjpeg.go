@@ -40,12 +40,12 @@ type Frame struct {
 	Width, Height int
 	Precision     int  // sample precision in bits (P in the frame header)
 	Lossless      bool // process 14 (SOF3)
-	// Predictor and PointTransform of the (first) lossless scan.
-	Predictor, PointTransform int
-	Components                []Component
-	JFIF                      bool // an APP0 "JFIF" marker was present
-	Adobe                     bool // an APP14 "Adobe" marker was present
-	AdobeTransform            int  // its transform flag (0: none, 1: YCbCr, 2: YCCK)
+	// PointTransform of the (first) lossless scan.
+	PointTransform int
+	Components     []Component
+	JFIF           bool // an APP0 "JFIF" marker was present
+	Adobe          bool // an APP14 "Adobe" marker was present
+	AdobeTransform int  // its transform flag (0: none, 1: YCbCr, 2: YCCK)
 }
 
 // huffTable is a Huffman decoding table (T.81 Annex C and F.2.2.3).
