@@ -30,9 +30,6 @@ type Item struct {
 // report, so that a corrupt or hostile file cannot take all memory.
 const MaxManifestLine = 16 << 20
 
-// maxLine bounds one line of a results file as well.
-const maxLine = MaxManifestLine
-
 // ErrLineTooLong means a manifest line is longer than MaxManifestLine.
 var ErrLineTooLong = fmt.Errorf("line longer than %d MiB", MaxManifestLine>>20)
 

@@ -44,9 +44,6 @@ func (s Shard) Path(out string) string {
 		return out
 	}
 	ext := filepath.Ext(out)
-	if strings.ContainsRune(ext, filepath.Separator) {
-		ext = ""
-	}
 	return fmt.Sprintf("%s.shard-%05d-of-%05d%s", strings.TrimSuffix(out, ext), s.Index, s.Count, ext)
 }
 

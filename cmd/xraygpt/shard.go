@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"hash/fnv"
 	"os"
 
@@ -25,15 +24,12 @@ func shardIndexFlag() cli.Flag {
 // outside a Slurm array task.
 func batchShard(c *cli.Context) (batch.Shard, error) {
 	f := batch.ShardFlags{Index: -1, Count: -1}
+	// Their ranges are checked with every numeric flag's (flagRanges).
 	if c.IsSet("shard-count") {
-		if f.Count = c.Int("shard-count"); f.Count < 1 {
-			return batch.Shard{}, cli.Exit(fmt.Sprintf("batch: --shard-count %d: want 1 or more", f.Count), 2)
-		}
+		f.Count = c.Int("shard-count")
 	}
 	if c.IsSet("shard-index") {
-		if f.Index = c.Int("shard-index"); f.Index < 0 {
-			return batch.Shard{}, cli.Exit(fmt.Sprintf("batch: --shard-index %d: want 0 or more", f.Index), 2)
-		}
+		f.Index = c.Int("shard-index")
 	}
 	if !f.Sharded(os.Getenv) {
 		return batch.Shard{}, nil
