@@ -34,6 +34,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/xraygpt-go/xraygpt/internal/timing"
 )
 
 var questions = []string{
@@ -183,13 +185,13 @@ func run(bin, model, vision string, images []string, requests, clients, parallel
 		}
 	}
 	fmt.Printf("server_load: %s, --parallel %d, --max-queue %d, max_tokens %d, %d distinct requests\n", cpu, parallel, queue, maxTokens, len(items))
-	fmt.Printf("sequential: %d requests in %s, %.2f req/s, latency p50 %s\n", len(items), seqTime.Round(time.Millisecond), float64(len(items))/seqTime.Seconds(), pct(seqLat, 50))
+	fmt.Printf("sequential: %d requests in %s, %.2f req/s, latency p50 %s\n", len(items), seqTime.Round(time.Millisecond), timing.PerSecond(len(items), seqTime), pct(seqLat, 50))
 	fmt.Printf("concurrent: %d requests from %d clients in %s: %d answered, %d refused (429), %d lost, %d mixed up\n",
 		requests, clients, conTime.Round(time.Millisecond), ok, refused, lost, mixed)
 	if ok > 0 {
 		fmt.Printf("concurrent: latency p50 %s, p95 %s (%.2fx / %.2fx the sequential p50); throughput %.2f answered req/s, %.2fx the sequential\n",
 			pct(lat, 50), pct(lat, 95), ratio(pct(lat, 50), pct(seqLat, 50)), ratio(pct(lat, 95), pct(seqLat, 50)),
-			float64(ok)/conTime.Seconds(), (float64(ok)/conTime.Seconds())/(float64(len(items))/seqTime.Seconds()))
+			timing.PerSecond(ok, conTime), timing.PerSecond(ok, conTime)/timing.PerSecond(len(items), seqTime))
 	}
 	fmt.Printf("server peak RSS: %.1f MiB; exit after SIGTERM: %v\n", float64(peak)/(1<<20), exitStatus(exitErr))
 	if lost > 0 || mixed > 0 || exitErr != nil {
