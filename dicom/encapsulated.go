@@ -93,19 +93,27 @@ func adoptGeometry(img *Image, w, h, ncomp, prec int, lossless bool) error {
 // way GDCM's libjpeg does. 8-bit colour with subsampled chroma (and progressive files) go to
 // image/jpeg instead.
 func jpegFrame(img *Image, data []byte, opts Options) (*frame, error) {
-	jf, err := rawjpeg.Decode(data, int64(opts.maxPixels()))
-	if errors.Is(err, rawjpeg.ErrUnsupported) && bytes.Contains(data[:min(len(data), 1<<16)], []byte{0xff, 0xc2}) {
+	// The header decides the decoder before any sample is decoded.
+	hdr, err := rawjpeg.DecodeHeader(data, int64(opts.maxPixels()))
+	if errors.Is(err, rawjpeg.ErrProgressive) {
 		return goJPEGFrame(img, data, opts)
 	}
 	if err != nil {
 		return nil, codecError(err, rawjpeg.ErrUnsupported, rawjpeg.ErrTooLarge)
 	}
-	nc := len(jf.Components)
-	if nc == 3 && !upsampleChroma(jf) {
-		if jf.Precision == 8 {
+	if len(hdr.Components) == 3 && chromaSampling(hdr) == otherSampling {
+		if hdr.Precision == 8 {
 			return goJPEGFrame(img, data, opts)
 		}
-		return nil, fmt.Errorf("%d-bit JPEG with chroma sampling %dx%d: %w", jf.Precision, jf.Components[0].H, jf.Components[0].V, ErrUnsupported)
+		return nil, fmt.Errorf("%d-bit JPEG with chroma sampling %dx%d: %w", hdr.Precision, hdr.Components[0].H, hdr.Components[0].V, ErrUnsupported)
+	}
+	jf, err := rawjpeg.Decode(data, int64(opts.maxPixels()))
+	if err != nil {
+		return nil, codecError(err, rawjpeg.ErrUnsupported, rawjpeg.ErrTooLarge)
+	}
+	nc := len(jf.Components)
+	if nc == 3 {
+		upsampleChroma(jf)
 	}
 	if err := adoptGeometry(img, jf.Width, jf.Height, nc, jf.Precision, jf.Lossless); err != nil {
 		return nil, err
@@ -133,16 +141,30 @@ func jpegFrame(img *Image, data []byte, opts Options) (*frame, error) {
 	return f, nil
 }
 
-// upsampleChroma brings 4:2:2 chroma (luma sampled 2x1, chroma 1x1) to full width with
-// libjpeg's "fancy" triangle filter (jdsample.c h2v1_fancy_upsample), in place, and reports
-// whether the components now all have the frame's size (false for other subsamplings).
-func upsampleChroma(f *rawjpeg.Frame) bool {
+// Chroma samplings of a 3-component frame.
+const (
+	fullSampling  = iota // every component at the frame's size
+	h2v1Sampling         // 4:2:2: luma 2x1, chroma 1x1 (and at least 2 chroma columns)
+	otherSampling        // left to image/jpeg (8-bit) or refused
+)
+
+// chromaSampling classifies the sampling factors of a 3-component frame.
+func chromaSampling(f *rawjpeg.Frame) int {
 	y, cb, cr := f.Components[0], f.Components[1], f.Components[2]
 	switch {
 	case y.H == cb.H && y.V == cb.V && y.H == cr.H && y.V == cr.V:
-		return true
-	case y.H != 2 || y.V != 1 || cb.H != 1 || cb.V != 1 || cr.H != 1 || cr.V != 1 || cb.Width < 2:
-		return false
+		return fullSampling
+	case y.H == 2 && y.V == 1 && cb.H == 1 && cb.V == 1 && cr.H == 1 && cr.V == 1 && cb.Width >= 2:
+		return h2v1Sampling
+	}
+	return otherSampling
+}
+
+// upsampleChroma brings 4:2:2 chroma (see chromaSampling) to full width with libjpeg's "fancy"
+// triangle filter (jdsample.c h2v1_fancy_upsample), in place; full sampling is left as it is.
+func upsampleChroma(f *rawjpeg.Frame) {
+	if chromaSampling(f) != h2v1Sampling {
+		return
 	}
 	for k := 1; k < 3; k++ {
 		c := &f.Components[k]
@@ -173,7 +195,6 @@ func upsampleChroma(f *rawjpeg.Frame) bool {
 		}
 		c.Samples, c.Width, c.H = out, f.Width, 2
 	}
-	return true
 }
 
 // jpegColourMarker returns what a 3-component JPEG's markers say of its colour space, as

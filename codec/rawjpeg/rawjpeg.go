@@ -23,6 +23,9 @@ var (
 	ErrCorrupt = errors.New("corrupt JPEG")
 	// ErrTooLarge: the frame header declares more pixels than allowed.
 	ErrTooLarge = errors.New("JPEG too large")
+	// ErrProgressive: a progressive JPEG (SOF2), which other decoders
+	// handle; it wraps ErrUnsupported.
+	ErrProgressive = fmt.Errorf("progressive JPEG (SOF2): %w", ErrUnsupported)
 )
 
 // Component is one image component of a frame.
@@ -86,6 +89,7 @@ type decoder struct {
 	mcusY      int
 	sawFrame   bool
 	sawScan    bool
+	headerOnly bool // stop at the first scan (DecodeHeader)
 
 	// entropy-coded segment reader
 	acc    uint64
@@ -97,7 +101,17 @@ type decoder struct {
 // Decode decodes the JPEG codestream data. maxPixels caps Width x Height (0: no cap besides
 // what the data can hold).
 func Decode(data []byte, maxPixels int64) (*Frame, error) {
-	d := &decoder{data: data, maxPixels: maxPixels}
+	return decodeFrame(&decoder{data: data, maxPixels: maxPixels})
+}
+
+// DecodeHeader reads the markers up to the first scan and returns the
+// frame's geometry, precision and sampling without decoding any sample, so
+// a caller can choose a decoder first.
+func DecodeHeader(data []byte, maxPixels int64) (*Frame, error) {
+	return decodeFrame(&decoder{data: data, maxPixels: maxPixels, headerOnly: true})
+}
+
+func decodeFrame(d *decoder) (*Frame, error) {
 	if err := d.decode(); err != nil {
 		return nil, err
 	}
@@ -186,7 +200,7 @@ func (d *decoder) decode() error {
 		case m == 0xc0 || m == 0xc1 || m == 0xc3:
 			err = d.sof(seg, m == 0xc3)
 		case m == 0xc2:
-			err = fmt.Errorf("progressive JPEG (SOF2): %w", ErrUnsupported)
+			err = ErrProgressive
 		case m >= 0xc5 && m <= 0xcf && m != 0xc8 && m != 0xcc:
 			err = fmt.Errorf("hierarchical or arithmetic-coded JPEG (SOF%d): %w", m-0xc0, ErrUnsupported)
 		case m == 0xc4:
@@ -209,6 +223,12 @@ func (d *decoder) decode() error {
 				d.f.Adobe, d.f.AdobeTransform = true, int(seg[11])
 			}
 		case m == 0xda:
+			if d.headerOnly {
+				if !d.sawFrame {
+					return d.corrupt("scan before the frame header")
+				}
+				return nil
+			}
 			d.pos = next
 			if err := d.sos(seg); err != nil {
 				return err
@@ -286,6 +306,9 @@ func (d *decoder) sof(b []byte, lossless bool) error {
 		}
 		c.Width = (d.f.Width*c.H + d.hmax - 1) / d.hmax
 		c.Height = (d.f.Height*c.V + d.vmax - 1) / d.vmax
+	}
+	if d.headerOnly { // no sample or coefficient buffers
+		return nil
 	}
 	if lossless {
 		for i := range d.comps {

@@ -44,3 +44,23 @@ func TestRefusals(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeHeader: the frame's geometry and sampling up to the first scan,
+// no samples; a progressive file is ErrProgressive (and ErrUnsupported).
+func TestDecodeHeader(t *testing.T) {
+	sos := []byte{0xff, 0xda, 0, 8, 1, 1, 0, 0, 63, 0}
+	f, err := DecodeHeader(header(0xc0, 8, 8, 6, 3, sos...), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Width != 8 || f.Height != 6 || f.Precision != 8 || len(f.Components) != 3 || f.Components[1].Width != 8 || f.Components[1].Samples != nil {
+		t.Errorf("header: %+v", f)
+	}
+	_, err = DecodeHeader(header(0xc2, 8, 8, 8, 1, sos...), 0)
+	if !errors.Is(err, ErrProgressive) || !errors.Is(err, ErrUnsupported) {
+		t.Errorf("progressive: %v", err)
+	}
+	if _, err := DecodeHeader(header(0xc0, 8, 65535, 65535, 3, sos...), 1000); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("pixel limit: %v", err)
+	}
+}
