@@ -239,29 +239,19 @@ func LLM(ctx context.Context, dir, out string, opts Options) error {
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return fmt.Errorf("convert %s: %w", dir, err)
 	}
-	// ollama's writer wants an *os.File: write the temporary file by name.
-	tmp, err := fileio.TempFor(out, 0o644)
+	err = fileio.WriteAtomic(out, 0o644, func(w io.Writer) error {
+		if err := ggml.WriteGGUF(w.(*os.File), kv, gts); err != nil { // ollama's writer wants an *os.File
+			return err
+		}
+		return ctx.Err() // cancelled while writing: keep the old file
+	})
 	if err != nil {
-		return fmt.Errorf("convert %s: %w", dir, err)
-	}
-	f, err := os.OpenFile(tmp.Name, os.O_WRONLY, 0)
-	if err == nil {
-		err = ggml.WriteGGUF(f, kv, gts)
-		if err == nil {
-			err = f.Sync()
-		}
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-	}
-	if err != nil || ctx.Err() != nil {
-		tmp.Abort()
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		return fmt.Errorf("convert %s to %s: %w", dir, out, err)
 	}
-	return tmp.Commit()
+	return nil
 }
 
 // readConfig reads config.json and checks it describes a LLaMA model. It
@@ -506,11 +496,15 @@ func (o overlayFS) Open(name string) (fs.File, error) {
 		return &memFile{name: name, data: data}, nil
 	}
 	if fs.ValidPath(name) {
+		// Files are opened without blocking (a named pipe is refused);
+		// folders and missing names go to the underlying FS.
 		path := filepath.Join(o.dir, filepath.FromSlash(name))
-		if st, err := os.Stat(path); err == nil && !st.IsDir() {
-			if err := fileio.CheckRegular(path); err != nil {
-				return nil, err
-			}
+		f, err := fileio.OpenRegular(path)
+		if err == nil {
+			return f, nil
+		}
+		if st, serr := os.Stat(path); !errors.Is(err, fs.ErrNotExist) && (serr != nil || !st.IsDir()) {
+			return nil, err
 		}
 	}
 	return o.FS.Open(name)

@@ -111,6 +111,7 @@ func ReadRegular(path string, limit int64) ([]byte, error) {
 // in the same folder, which is synced and renamed over path only when write
 // returns nil, so path holds either its old content or the complete new
 // one. The file gets mode perm less the umask, as os.OpenFile would give.
+// w is the temporary *os.File, for writers that need one.
 func WriteAtomic(path string, perm fs.FileMode, write func(w io.Writer) error) (err error) {
 	tmp, err := createTemp(path, perm)
 	if err != nil {
