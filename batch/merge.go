@@ -149,15 +149,22 @@ func uniqueFiles(files []string) ([]string, error) {
 	if len(files) == 0 {
 		return nil, errors.New("merge: no results file given")
 	}
+	// Each file is examined once; os.SameFile compares the results
+	// (a thousand shards would otherwise take a million stat calls).
 	var unique []string
+	var infos []os.FileInfo
 next:
 	for _, f := range files {
-		for _, u := range unique {
-			if f == u || fileio.SameFile(f, u) {
+		st, err := os.Stat(f)
+		for i, u := range unique {
+			if f == u || (err == nil && infos[i] != nil && os.SameFile(st, infos[i])) {
 				continue next
 			}
 		}
-		unique = append(unique, f)
+		if err != nil {
+			st = nil // reported when the file is read
+		}
+		unique, infos = append(unique, f), append(infos, st)
 	}
 	return unique, nil
 }
