@@ -22,12 +22,13 @@ func (e Exec) Impl() blas.Float32 {
 	return e.BLAS
 }
 
-// Workers is the number of goroutines: e.Threads, or GOMAXPROCS when <= 0.
-func (e Exec) Workers() int {
-	if e.Threads <= 0 {
+// workerCount is the number of goroutines for threads: threads, or GOMAXPROCS
+// when <= 0 (ParallelFor's rule).
+func workerCount(threads int) int {
+	if threads <= 0 {
 		return runtime.GOMAXPROCS(0)
 	}
-	return e.Threads
+	return threads
 }
 
 // Dense is a linear layer y = x·Wᵀ + B as PyTorch's nn.Linear: the weight
@@ -97,7 +98,7 @@ func (d *Dense) product(e Exec, y, x []float32, rows int, accumulate bool) {
 	// spinning against the goroutines).
 	th := 1
 	if rows*in*out >= minSplitWork {
-		th = e.Workers()
+		th = workerCount(e.Threads)
 	}
 	switch {
 	case th <= 1:

@@ -74,10 +74,10 @@ func TestDense(t *testing.T) {
 // TestExecDefaults checks the zero Exec: Default's BLAS on GOMAXPROCS goroutines.
 func TestExecDefaults(t *testing.T) {
 	var e Exec
-	if Name(e.Impl()) != Name(Default()) || e.Workers() < 1 {
-		t.Errorf("zero Exec: %s on %d workers", Name(e.Impl()), e.Workers())
+	if Name(e.Impl()) != Name(Default()) || workerCount(e.Threads) < 1 {
+		t.Errorf("zero Exec: %s on %d workers", Name(e.Impl()), workerCount(e.Threads))
 	}
-	if (Exec{BLAS: PureGo(), Threads: 3}).Workers() != 3 || Name(Exec{BLAS: PureGo()}.Impl()) != Name(PureGo()) {
+	if workerCount(Exec{BLAS: PureGo(), Threads: 3}.Threads) != 3 || Name(Exec{BLAS: PureGo()}.Impl()) != Name(PureGo()) {
 		t.Error("Exec fields ignored")
 	}
 }

@@ -145,7 +145,7 @@ func (p *Packed) LinearStrided(y []float32, ldy int, x []float32, ldx int, rows 
 	// Split the output columns when there are enough panels for every
 	// thread, the rows otherwise.
 	tasks := func(body func(m0, m1, n0, n1 int)) {
-		if th := (Exec{Threads: threads}).Workers(); nPanels >= 2*th || mPanels < 2*th {
+		if th := workerCount(threads); nPanels >= 2*th || mPanels < 2*th {
 			ParallelFor(nPanels, threads, func(n0, n1 int) { body(0, mPanels, n0, n1) })
 		} else {
 			ParallelFor(mPanels, threads, func(m0, m1 int) { body(m0, m1, 0, nPanels) })

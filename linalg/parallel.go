@@ -1,7 +1,6 @@
 package linalg
 
 import (
-	"runtime"
 	"sync"
 	"sync/atomic"
 )
@@ -17,10 +16,7 @@ func ParallelFor(n, workers int, body func(lo, hi int)) {
 	if n <= 0 {
 		return
 	}
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
-	workers = min(workers, n)
+	workers = min(workerCount(workers), n)
 	if workers == 1 {
 		body(0, n)
 		return
