@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -183,23 +184,27 @@ func (s *Server) stream(ctx context.Context, cancel context.CancelFunc, w http.R
 			cancel() // the client is gone: free the slot
 		}
 	}
+	// begin sends the stream's headers and its first (role) event.
+	begin := func() {
+		started = true
+		h := w.Header()
+		h.Set("Content-Type", "text/event-stream")
+		h.Set("Cache-Control", "no-cache")
+		h.Set("X-Accel-Buffering", "no")
+		w.WriteHeader(http.StatusOK)
+		send(c.chunk(map[string]any{"role": "assistant", "content": ""}, nil))
+	}
 	flushText := func() {
 		mu.Lock()
 		texts := pending
 		pending = nil
 		mu.Unlock()
-		for _, t := range texts {
-			if !started {
-				started = true
-				s.metrics.firstText.Observe(time.Since(start).Seconds())
-				h := w.Header()
-				h.Set("Content-Type", "text/event-stream")
-				h.Set("Cache-Control", "no-cache")
-				h.Set("X-Accel-Buffering", "no")
-				w.WriteHeader(http.StatusOK)
-				send(c.chunk(map[string]any{"role": "assistant", "content": ""}, nil))
-			}
-			send(c.chunk(map[string]any{"content": t}, nil))
+		if len(texts) > 0 && !started {
+			s.metrics.firstText.Observe(time.Since(start).Seconds())
+			begin()
+		}
+		if len(texts) > 0 { // one event for what arrived since the last flush
+			send(c.chunk(map[string]any{"content": strings.Join(texts, "")}, nil))
 		}
 		if started && !failed {
 			rc.Flush()
@@ -228,11 +233,7 @@ func (s *Server) stream(ctx context.Context, cancel context.CancelFunc, w http.R
 				return nil
 			}
 			if !started {
-				started = true
-				w.Header().Set("Content-Type", "text/event-stream")
-				w.Header().Set("Cache-Control", "no-cache")
-				w.WriteHeader(http.StatusOK)
-				send(c.chunk(map[string]any{"role": "assistant", "content": ""}, nil))
+				begin()
 			}
 			reason := finishReason(res.ans.Stop)
 			send(c.chunk(map[string]any{}, &reason))
