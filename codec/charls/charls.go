@@ -9,7 +9,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"os"
 	"runtime"
 	"sync"
 	"unsafe"
@@ -79,14 +78,9 @@ func Open() (*Library, error) {
 func (l *Library) Version() string { return l.version }
 
 func open() (*Library, error) {
-	names := []string{"libcharls.so.2", "libcharls.so"}
-	if runtime.GOOS == "darwin" {
-		names = []string{"libcharls.2.dylib", "libcharls.dylib", "/opt/homebrew/opt/charls/lib/libcharls.dylib", "/usr/local/opt/charls/lib/libcharls.dylib"}
-	}
-	if p := os.Getenv("XRAYGPT_CHARLS"); p != "" {
-		names = []string{p} // a library elsewhere (or, in tests, none)
-	}
-	h, err := dynlib.Open(names...)
+	h, err := dynlib.Open(dynlib.Candidates("XRAYGPT_CHARLS",
+		[]string{"libcharls.so.2", "libcharls.so"},
+		[]string{"libcharls.2.dylib", "libcharls.dylib", "/opt/homebrew/opt/charls/lib/libcharls.dylib", "/usr/local/opt/charls/lib/libcharls.dylib"})...)
 	if err != nil {
 		return nil, fmt.Errorf("%w (%v)", ErrNotAvailable, err)
 	}

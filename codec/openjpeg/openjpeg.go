@@ -10,7 +10,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -82,14 +81,9 @@ func Open() (*Library, error) {
 func (l *Library) Version() string { return l.version }
 
 func open() (*Library, error) {
-	names := []string{"libopenjp2.so.7", "libopenjp2.so"}
-	if runtime.GOOS == "darwin" {
-		names = []string{"libopenjp2.7.dylib", "libopenjp2.dylib", "/opt/homebrew/opt/openjpeg/lib/libopenjp2.dylib", "/usr/local/opt/openjpeg/lib/libopenjp2.dylib"}
-	}
-	if p := os.Getenv("XRAYGPT_OPENJPEG"); p != "" {
-		names = []string{p} // a library elsewhere (or, in tests, none)
-	}
-	h, err := dynlib.Open(names...)
+	h, err := dynlib.Open(dynlib.Candidates("XRAYGPT_OPENJPEG",
+		[]string{"libopenjp2.so.7", "libopenjp2.so"},
+		[]string{"libopenjp2.7.dylib", "libopenjp2.dylib", "/opt/homebrew/opt/openjpeg/lib/libopenjp2.dylib", "/usr/local/opt/openjpeg/lib/libopenjp2.dylib"})...)
 	if err != nil {
 		return nil, fmt.Errorf("%w (%v)", ErrNotAvailable, err)
 	}

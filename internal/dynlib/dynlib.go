@@ -7,6 +7,8 @@ package dynlib
 import (
 	"errors"
 	"fmt"
+	"os"
+	"runtime"
 
 	"github.com/ebitengine/purego"
 )
@@ -48,4 +50,17 @@ func Bind(h uintptr, funcs ...Func) error {
 // BindOptional binds f when the library has it and reports whether it did.
 func BindOptional(h uintptr, f Func) bool {
 	return Bind(h, f) == nil
+}
+
+// Candidates returns the library names to try: the path in the environment
+// variable env when it is set (a library elsewhere, or none in tests),
+// else darwin's names on macOS and the others' elsewhere.
+func Candidates(env string, unix, darwin []string) []string {
+	if p := os.Getenv(env); p != "" {
+		return []string{p}
+	}
+	if runtime.GOOS == "darwin" {
+		return darwin
+	}
+	return unix
 }
