@@ -3,46 +3,21 @@
 package charls
 
 import (
-	"bytes"
 	"errors"
-	"os"
-	"path/filepath"
-	"strings"
+	"github.com/xraygpt-go/xraygpt/codec/codectest"
 	"testing"
 )
 
 // openLib returns the library, failing under CI=true when it is missing.
 func openLib(t testing.TB) *Library {
 	l, err := Open()
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CharLS must be installed under CI (build/install-deps.sh): %v", err)
-		}
-		t.Skip(err)
-	}
+	codectest.Require(t, "CharLS", err)
 	return l
 }
 
 // seeds returns the JPEG-LS codestreams of dicom/testdata/codecs.
 func seeds(t testing.TB) [][]byte {
-	files, _ := filepath.Glob("../../dicom/testdata/codecs/*_jpegls*.dcm")
-	var out [][]byte
-	for _, p := range files {
-		if strings.Contains(p, ".ref.") {
-			continue
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if i := bytes.Index(data, []byte{0xff, 0xd8, 0xff, 0xf7}); i >= 0 {
-			out = append(out, data[i:len(data)-8]) // up to the sequence delimiter
-		}
-	}
-	if len(out) == 0 {
-		t.Fatal("no JPEG-LS seeds in dicom/testdata/codecs")
-	}
-	return out
+	return codectest.Codestreams(t, "*_jpegls*.dcm", []byte{0xff, 0xd8, 0xff, 0xf7})
 }
 
 // TestLimits: the pixel limit is checked from the header, before decoding.

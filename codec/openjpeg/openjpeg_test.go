@@ -3,46 +3,21 @@
 package openjpeg
 
 import (
-	"bytes"
 	"errors"
-	"os"
-	"path/filepath"
-	"strings"
+	"github.com/xraygpt-go/xraygpt/codec/codectest"
 	"testing"
 )
 
 // openLib returns the library, failing under CI=true when it is missing.
 func openLib(t testing.TB) *Library {
 	l, err := Open()
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("OpenJPEG must be installed under CI (build/install-deps.sh): %v", err)
-		}
-		t.Skip(err)
-	}
+	codectest.Require(t, "OpenJPEG", err)
 	return l
 }
 
 // seeds returns the JPEG 2000 codestreams of dicom/testdata/codecs.
 func seeds(t testing.TB) [][]byte {
-	files, _ := filepath.Glob("../../dicom/testdata/codecs/*_j2k*.dcm")
-	var out [][]byte
-	for _, p := range files {
-		if strings.Contains(p, ".ref.") {
-			continue
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if i := bytes.Index(data, []byte{0xff, 0x4f, 0xff, 0x51}); i >= 0 {
-			out = append(out, data[i:len(data)-8]) // up to the sequence delimiter
-		}
-	}
-	if len(out) == 0 {
-		t.Fatal("no JPEG 2000 seeds in dicom/testdata/codecs")
-	}
-	return out
+	return codectest.Codestreams(t, "*_j2k*.dcm", []byte{0xff, 0x4f, 0xff, 0x51})
 }
 
 // TestLimits: the pixel limit is checked from the header, before decoding.
