@@ -4,8 +4,9 @@ package charls
 
 import (
 	"errors"
-	"github.com/xraygpt-go/xraygpt/codec/codectest"
 	"testing"
+
+	"github.com/xraygpt-go/xraygpt/codec/codectest"
 )
 
 // openLib returns the library, failing under CI=true when it is missing.
