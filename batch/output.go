@@ -227,30 +227,39 @@ func (o *Output) Close() error {
 	return err
 }
 
-// ReadResults reads a JSONL results file.
+// ReadResults reads a JSONL results file. A last line without a line break
+// that is not JSON (torn by a crash mid-write) is skipped, as a resumed run
+// drops it.
 func ReadResults(path string) ([]Result, error) {
 	f, err := fileio.OpenRegular(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), MaxManifestLine) // a results line is bounded as a manifest line
+	br := bufio.NewReaderSize(f, 64<<10)
 	var out []Result
-	for line := 1; sc.Scan(); line++ {
-		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
+	var buf []byte
+	for line := 1; ; line++ {
+		text, complete, err := readLine(br, buf)
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: line %d: %w", path, line, err)
+		}
+		buf = text[:0]
+		if len(bytes.TrimSpace(text)) == 0 {
 			continue
 		}
 		var r Result
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+		if err := json.Unmarshal(text, &r); err != nil {
+			if !complete { // torn by a crash mid-write, as Output and merge skip it
+				return out, nil
+			}
 			return nil, fmt.Errorf("%s: line %d: %w", path, line, err)
 		}
 		out = append(out, r)
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return out, nil
 }
 
 // csvHeader is the first line of the CSV files WriteCSV writes.
