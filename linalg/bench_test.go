@@ -70,7 +70,9 @@ func BenchmarkSgemm(b *testing.B) {
 
 // BenchmarkSgemmTransB is the layout of a PyTorch linear layer: weights
 // stored [out, in], so C = X * Wᵀ: OpenBLAS on 2 threads against the packed
-// AVX-512 product (Packed.Linear) on 1 and 2 goroutines, in the same run:
+// AVX-512 product (Packed.Linear) on 1 and 2 goroutines, with float32 and
+// half-precision panels (PackHalf: the same weights rounded to float16), in
+// the same run:
 //
 //	OPENBLAS_CORETYPE=SkylakeX go test -run=^$ -bench=SgemmTransB -benchtime=20x ./linalg
 func BenchmarkSgemmTransB(b *testing.B) {
@@ -90,17 +92,24 @@ func BenchmarkSgemmTransB(b *testing.B) {
 			}
 			b.ReportMetric(2*float64(sh.m*sh.n*sh.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		})
+		half := make([]uint16, len(w))
+		F32ToF16(half, w)
 		for _, threads := range []int{1, 2} {
-			b.Run(fmt.Sprintf("%s/packed/threads=%d", sh.name, threads), func(b *testing.B) {
-				if !FastLinear() {
-					b.Skip("no AVX-512 kernel")
-				}
-				pk := Pack(make([]float32, PackedLen(sh.n, sh.k)), w, sh.n, sh.k)
-				for b.Loop() {
-					pk.Linear(c, a, sh.m, nil, false, threads)
-				}
-				b.ReportMetric(2*float64(sh.m*sh.n*sh.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-			})
+			for _, precision := range []string{"f32", "f16"} {
+				b.Run(fmt.Sprintf("%s/packed-%s/threads=%d", sh.name, precision, threads), func(b *testing.B) {
+					if !FastLinear() {
+						b.Skip("no AVX-512 kernel")
+					}
+					pk := Pack(make([]float32, PackedLen(sh.n, sh.k)), w, sh.n, sh.k)
+					if precision == "f16" {
+						pk = PackHalf(make([]uint16, PackedLen(sh.n, sh.k)), half, sh.n, sh.k)
+					}
+					for b.Loop() {
+						pk.Linear(c, a, sh.m, nil, false, threads)
+					}
+					b.ReportMetric(2*float64(sh.m*sh.n*sh.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				})
+			}
 		}
 	}
 }

@@ -22,10 +22,13 @@ const (
 
 // Packed is a weight matrix in PyTorch's Linear layout [out, in], repacked
 // for the AVX-512 product of [Packed.Linear]. It is read-only after
-// [Pack], so one Packed may serve concurrent products.
+// [Pack] or [PackHalf], so one Packed may serve concurrent products.
 type Packed struct {
 	out, in int
-	data    []float32 // panels of packNR rows (zero padded), k outermost
+	// The panels of packNR rows (zero padded), k outermost: data in
+	// float32, or half in IEEE half precision (then data is nil).
+	data []float32
+	half []uint16
 }
 
 // PackedLen is the number of floats a [Packed] of an [out, in] matrix holds
@@ -48,6 +51,19 @@ func Pack(dst, w []float32, out, in int) *Packed {
 	}
 	ParallelFor(len(dst)/(packNR*in), 0, func(lo, hi int) { packPanels(dst, w, in, out, in, lo, hi) })
 	return &Packed{out: out, in: in, data: dst}
+}
+
+// PackHalf is [Pack] for a matrix of IEEE half-precision values (their
+// bits, as a float16 checkpoint stores them): the panels stay in half
+// precision, half the memory of float32 ones, and [Packed.Linear] widens
+// each block of a panel to float32 once per call, before sweeping it over
+// all the rows. The products are exactly those of the widened matrix.
+func PackHalf(dst, w []uint16, out, in int) *Packed {
+	if out <= 0 || in <= 0 || len(w) != out*in || len(dst) != PackedLen(out, in) {
+		panic(fmt.Sprintf("linalg: PackHalf: w %d, dst %d for [%d, %d]", len(w), len(dst), out, in))
+	}
+	ParallelFor(len(dst)/(packNR*in), 0, func(lo, hi int) { packPanels(dst, w, in, out, in, lo, hi) })
+	return &Packed{out: out, in: in, half: dst}
 }
 
 // PackStrided is [Pack] for a small matrix [out, in] whose rows are ld
@@ -81,7 +97,7 @@ func PackTransposed(dst, m []float32, ld, in, out int) *Packed {
 }
 
 // packPanels fills panels [lo, hi) of dst from w [out, in] (rows ld apart).
-func packPanels(dst, w []float32, ld, out, in, lo, hi int) {
+func packPanels[T float32 | uint16](dst, w []T, ld, out, in, lo, hi int) {
 	for p := lo; p < hi; p++ {
 		panel := dst[p*packNR*in : (p+1)*packNR*in]
 		rows := min(out-p*packNR, packNR)
@@ -154,13 +170,28 @@ func (p *Packed) LinearStrided(y []float32, ldy int, x []float32, ldx int, rows 
 	tasks(func(m0, m1, n0, n1 int) {
 		var tile [packMR * packNR]float32
 		var biasTile [packNR]float32
+		var wide []float32 // a block of a half-precision panel, widened
+		if p.half != nil {
+			widep := scratch.Get().(*[]float32)
+			defer scratch.Put(widep)
+			if cap(*widep) < packKC*packNR {
+				*widep = make([]float32, packKC*packNR)
+			}
+			wide = (*widep)[:packKC*packNR]
+		}
 		// Blocks of packNB weight panels: their output columns stay in the
 		// L2 cache over the passes of the k blocks.
 		for nb := n0; nb < n1; nb += packNB {
 			for k0 := 0; k0 < in; k0 += packKC {
 				kc := min(packKC, in-k0)
 				for j := nb; j < min(nb+packNB, n1); j++ {
-					b := p.data[j*packNR*in+k0*packNR:]
+					var b []float32
+					if p.half != nil {
+						F16ToF32(wide, p.half[j*packNR*in+k0*packNR:j*packNR*in+(k0+kc)*packNR])
+						b = wide
+					} else {
+						b = p.data[j*packNR*in+k0*packNR:]
+					}
 					cols := min(out-j*packNR, packNR)
 					var bp *float32
 					if k0 == 0 && bias != nil {

@@ -84,6 +84,41 @@ func TestPackedLinear(t *testing.T) {
 	}
 }
 
+// TestPackHalf checks that half-precision panels give exactly the product
+// of the widened matrix packed in float32, whatever the split and block
+// boundaries, and that they hold the halves in the float32 panels' layout.
+func TestPackHalf(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, sh := range [][3]int{{1, 1, 1}, {13, 7, 33}, {29, 257, 100}, {57, 513, 200}, {30, 600, 700}} {
+		rows, in, out := sh[0], sh[1], sh[2]
+		x, bias := randSlice(rng, rows*in), randSlice(rng, out)
+		half := make([]uint16, out*in)
+		F32ToF16(half, randSlice(rng, out*in))
+		wide := make([]float32, out*in)
+		F16ToF32(wide, half)
+		ph := PackHalf(make([]uint16, PackedLen(out, in)), half, out, in)
+		pf := Pack(make([]float32, PackedLen(out, in)), wide, out, in)
+		for i, h := range ph.half {
+			if Float16To32(h) != pf.data[i] {
+				t.Fatalf("%v: half panel element %d is %g, the float32 panel has %g", sh, i, Float16To32(h), pf.data[i])
+			}
+		}
+		for _, threads := range []int{1, 2, 3} {
+			for _, acc := range []bool{false, true} {
+				y0 := randSlice(rng, rows*out)
+				yh, yf := append([]float32(nil), y0...), append([]float32(nil), y0...)
+				ph.Linear(yh, x, rows, bias, acc, threads)
+				pf.Linear(yf, x, rows, bias, acc, threads)
+				for i := range yf {
+					if math.Float32bits(yh[i]) != math.Float32bits(yf[i]) {
+						t.Fatalf("%v threads=%d acc=%v: y[%d] = %g with half panels, %g with float32 ones", sh, threads, acc, i, yh[i], yf[i])
+					}
+				}
+			}
+		}
+	}
+}
+
 // TestKernelMatchesGo runs the assembly tile kernel and its Go twin on the
 // same tiles: they must agree to float32 rounding.
 func TestKernelMatchesGo(t *testing.T) {
