@@ -10,7 +10,10 @@
 // one linalg.Exec (the BLAS and thread count of Options): on CPUs with
 // AVX-512 the four large matrices of each EVA block, and the products of
 // EVA's attention heads, use linalg's packed product (linalg.Packed; off
-// with Options.NoPacked); every other product goes through the gonum
+// with Options.NoPacked), whose panels keep a float16 file's weights in
+// half precision (widened block by block inside the product, so memory
+// holds the file's 2 bytes a weight, not 4); every other product goes
+// through the gonum
 // blas.Float32 interface. LayerNorm, GELU and the softmax's exponentials
 // are linalg's row kernels. Activation buffers are allocated on the first
 // Encode and reused.

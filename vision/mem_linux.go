@@ -44,11 +44,11 @@ func pageRange(b []byte, outer bool) []byte {
 	return unsafe.Slice((*byte)(unsafe.Add(base, int(s)-int(start))), e-s)
 }
 
-func adviseHugePages(f []float32) {
+func adviseHugePages[T float32 | uint16](f []T) {
 	if len(f) == 0 {
 		return
 	}
-	b := unsafe.Slice((*byte)(unsafe.Pointer(&f[0])), len(f)*4)
+	b := unsafe.Slice((*byte)(unsafe.Pointer(&f[0])), len(f)*int(unsafe.Sizeof(f[0])))
 	if r := pageRange(b, false); r != nil {
 		syscall.Madvise(r, madvHugePage)
 	}

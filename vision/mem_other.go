@@ -2,6 +2,6 @@
 
 package vision
 
-func adviseHugePages([]float32) {}
-func populate([]byte)           {}
-func dropPages([]byte)          {}
+func adviseHugePages[T float32 | uint16]([]T) {}
+func populate([]byte)                         {}
+func dropPages([]byte)                        {}

@@ -102,8 +102,9 @@ func Open(path string, opt Options) (*Model, error) {
 }
 
 // FromGGUF loads the model from an open GGUF file, which the model then owns
-// (Close closes it; it is closed at once when no tensor is f32, because
-// f16/bf16 tensors are widened into memory).
+// (Close closes it; it is closed at once when some tensor is f16 or bf16:
+// then every tensor is copied into memory, the packed matrices of an f16
+// file in half precision, the others widened to float32).
 func FromGGUF(f *gguf.File, opt Options) (*Model, error) {
 	cfg, err := ConfigFromGGUF(f)
 	if err != nil {
@@ -399,6 +400,10 @@ func (r *recordSource) tensorTemp(name string, shape []int, _ []float32) ([]floa
 
 func (r *recordSource) alloc(int) []float32 { return nil }
 
+func (r *recordSource) halves(string, []int) ([]uint16, func(), error) { return nil, nil, nil }
+
+func (r *recordSource) allocHalf(int) []uint16 { return nil }
+
 // randSource makes random weights: LayerNorm-like vectors near 1, others
 // uniform with standard deviation 0.02, so activations keep a sane scale
 // through deep stacks. It is a cheap xorshift generator: real-size models
@@ -428,6 +433,10 @@ func (r *randSource) tensorTemp(name string, shape []int, buf []float32) ([]floa
 }
 
 func (r *randSource) alloc(n int) []float32 { return make([]float32, n) }
+
+func (r *randSource) halves(string, []int) ([]uint16, func(), error) { return nil, nil, nil }
+
+func (r *randSource) allocHalf(n int) []uint16 { return make([]uint16, n) }
 
 func (r *randSource) fill(t []float32, name string, shape []int) {
 	norm := len(shape) == 1 && (hasSuffix(name, "norm.weight") || hasSuffix(name, "LayerNorm.weight") ||

@@ -1,6 +1,7 @@
 package vision
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync"
@@ -28,6 +29,11 @@ type tensorSource interface {
 	// so that a packed matrix is never held twice.
 	tensorTemp(name string, shape []int, buf []float32) (t []float32, done func(), err error)
 	alloc(n int) []float32
+	// halves lends an F16 tensor's values as IEEE half-precision bits
+	// (aliasing the file) until done is called, and returns no values for
+	// a tensor stored otherwise; allocHalf makes room for its packed copy.
+	halves(name string, shape []int) (h []uint16, done func(), err error)
+	allocHalf(n int) []uint16
 }
 
 // loader collects the first error so that model loading reads as a list of
@@ -42,15 +48,25 @@ type loader struct {
 }
 
 // matrix reads an [out, in] weight: plain (get), or, when the loader
-// packs, repacked for linalg.Packed.Linear with no unpacked copy kept.
-// Exactly one result is set, except after an error or for a source
-// without data.
+// packs, repacked for linalg.Packed.Linear with no unpacked copy kept, in
+// half precision when the file stores it so (a float16 checkpoint keeps
+// its size in memory). Exactly one result is set, except after an error or
+// for a source without data.
 func (l *loader) matrix(name string, out, in int) ([]float32, *linalg.Packed) {
 	if !l.pack {
 		return l.get(name, out, in), nil
 	}
 	if l.err != nil {
 		return nil, nil
+	}
+	h, done, err := l.src.halves(name, []int{out, in})
+	if err != nil {
+		l.err = err
+		return nil, nil
+	}
+	if h != nil {
+		defer done()
+		return nil, linalg.PackHalf(l.src.allocHalf(linalg.PackedLen(out, in)), h, out, in)
 	}
 	if cap(l.tmp) < out*in {
 		l.tmp = make([]float32, out*in)
@@ -111,27 +127,32 @@ type ggufSource struct {
 	// copyAll copies f32 tensors too (set for files with f16/bf16 tensors,
 	// so that the mapping can be released after loading).
 	copyAll bool
-	// arena holds the copies (widened tensors, packed matrices): chunks
-	// advised to use huge pages, carved in load order.
-	arena []float32
+	// arena and halfArena hold the copies (widened tensors, packed
+	// matrices): chunks advised to use huge pages, carved in load order.
+	arena     []float32
+	halfArena []uint16
 }
 
-// arenaChunk is the size in floats of an arena chunk (128 MiB). What a
+// arenaChunk is the size in bytes of an arena chunk (128 MiB). What a
 // chunk leaves unused is never touched, so it costs address space, not
 // memory.
-const arenaChunk = 32 << 20
+const arenaChunk = 128 << 20
 
-// alloc returns n floats from the arena, starting a new chunk when the
+// carve returns n elements from the arena, starting a new chunk when the
 // current one lacks room.
-func (g *ggufSource) alloc(n int) []float32 {
-	if len(g.arena) < n {
-		g.arena = make([]float32, max(n, arenaChunk))
-		adviseHugePages(g.arena)
+func carve[T float32 | uint16](arena *[]T, n int) []T {
+	if len(*arena) < n {
+		*arena = make([]T, max(n, arenaChunk/int(unsafe.Sizeof((*arena)[0]))))
+		adviseHugePages(*arena)
 	}
-	t := g.arena[:n:n]
-	g.arena = g.arena[n:]
+	t := (*arena)[:n:n]
+	*arena = (*arena)[n:]
 	return t
 }
+
+func (g *ggufSource) alloc(n int) []float32 { return carve(&g.arena, n) }
+
+func (g *ggufSource) allocHalf(n int) []uint16 { return carve(&g.halfArena, n) }
 
 // NeOf converts a PyTorch shape (outermost first) to GGUF's ne order
 // (innermost first).
@@ -216,6 +237,18 @@ func (g *ggufSource) tensorTemp(name string, shape []int, buf []float32) ([]floa
 		return nil, nil, fmt.Errorf("tensor %s: %w", name, err)
 	}
 	return buf, done, nil
+}
+
+// halves implements tensorSource: an F16 tensor aliases the mapping, whose
+// pages done drops.
+func (g *ggufSource) halves(name string, shape []int) ([]uint16, func(), error) {
+	info, b, err := g.lookup(name, shape)
+	hostLE := binary.NativeEndian.Uint16([]byte{1, 0}) == 1 // GGUF is little-endian
+	if err != nil || info.Type != gguf.TypeF16 || len(b) == 0 || uintptr(unsafe.Pointer(&b[0]))%2 != 0 || !hostLE {
+		return nil, nil, err
+	}
+	populate(b)
+	return unsafe.Slice((*uint16)(unsafe.Pointer(&b[0])), len(b)/2), func() { dropPages(b) }, nil
 }
 
 // decodeInto widens b (F32, F16 or BF16) into t, in parallel pieces.
