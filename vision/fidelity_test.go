@@ -63,11 +63,11 @@ func realRef(tb testing.TB, dir, name string) []float32 {
 	return d
 }
 
-// realSizeModel converts the folder's checkpoints of one family (once) and
-// opens the result.
-func realSizeModel(tb testing.TB, dir, family string, noPacked bool) *vision.Model {
+// realSizeModel converts the folder's checkpoints of one family (once, to
+// matrices of dtype) and opens the result.
+func realSizeModel(tb testing.TB, dir, family string, dtype convert.DType, noPacked bool) *vision.Model {
 	tb.Helper()
-	out := filepath.Join(dir, family+"-f32.gguf")
+	out := filepath.Join(dir, family+"-"+string(dtype)+".gguf")
 	if _, err := os.Stat(out); err != nil {
 		ctx := context.Background()
 		if family == "xraygpt" {
@@ -75,10 +75,10 @@ func realSizeModel(tb testing.TB, dir, family string, noPacked bool) *vision.Mod
 				EVA:     filepath.Join(dir, "eva_vit_g.pth"),
 				QFormer: filepath.Join(dir, "blip2_pretrained_flant5xxl.pth"),
 				Proj:    filepath.Join(dir, "xraygpt_checkpoint.pth"),
-			}, out, convert.Options{DType: convert.F32})
+			}, out, convert.Options{DType: dtype})
 		} else {
 			err = convert.MedCLIP(ctx, filepath.Join(dir, "medclip_pytorch_model.bin"),
-				filepath.Join(dir, "medclip_proj.pth"), out, convert.Options{DType: convert.F32})
+				filepath.Join(dir, "medclip_proj.pth"), out, convert.Options{DType: dtype})
 		}
 		if err != nil {
 			tb.Fatal(err)
@@ -201,14 +201,25 @@ func TestRealSizeFidelity(t *testing.T) {
 			if !noPacked && !linalg.FastLinear() {
 				t.Skip("no packed product on this CPU")
 			}
-			m := realSizeModel(t, dir, "xraygpt", noPacked)
+			m := realSizeModel(t, dir, "xraygpt", convert.F32, noPacked)
 			defer m.Close()
 			t.Logf("BLAS %s, packed %v", linalg.Name(linalg.Default()), m.Packed())
 			check(t, xraygptFidelity(t, m, dir))
 		})
 	}
+	// The file the converter writes by default (--dtype source): EVA in
+	// f16 as its checkpoint, kept in half precision in the packed panels,
+	// the Q-Former in float32.
+	t.Run("xraygpt-source/packed", func(t *testing.T) {
+		if !linalg.FastLinear() {
+			t.Skip("no packed product on this CPU")
+		}
+		m := realSizeModel(t, dir, "xraygpt", convert.Source, false)
+		defer m.Close()
+		check(t, xraygptFidelity(t, m, dir))
+	})
 	t.Run("swin", func(t *testing.T) {
-		m := realSizeModel(t, dir, "medclip", false)
+		m := realSizeModel(t, dir, "medclip", convert.F32, false)
 		defer m.Close()
 		check(t, swinFidelity(t, m, dir))
 	})
@@ -220,13 +231,17 @@ func BenchmarkRealSizeFidelity(b *testing.B) {
 	dir := realSizeDir(b)
 	for _, tc := range []struct {
 		name, family string
+		dtype        convert.DType
 		noPacked     bool
-	}{{"xraygpt-blas", "xraygpt", true}, {"xraygpt-packed", "xraygpt", false}, {"swin", "medclip", false}} {
+	}{
+		{"xraygpt-blas", "xraygpt", convert.F32, true}, {"xraygpt-packed", "xraygpt", convert.F32, false},
+		{"xraygpt-packed-source", "xraygpt", convert.Source, false}, {"swin", "medclip", convert.F32, false},
+	} {
 		b.Run(tc.name, func(b *testing.B) {
 			if !tc.noPacked && tc.family == "xraygpt" && !linalg.FastLinear() {
 				b.Skip("no packed product on this CPU")
 			}
-			m := realSizeModel(b, dir, tc.family, tc.noPacked)
+			m := realSizeModel(b, dir, tc.family, tc.dtype, tc.noPacked)
 			defer m.Close()
 			in, want := realRef(b, dir, "eva_input"), realRef(b, dir, "soft_tokens")
 			if tc.family == "medclip" {

@@ -78,7 +78,7 @@ func TestXrayGPTGolden(t *testing.T) {
 	for _, tc := range []struct {
 		dtype convert.DType
 		tol   float64
-	}{{convert.F32, 1e-4}, {convert.F16, 2e-2}} {
+	}{{convert.F32, 1e-4}, {convert.Source, 1e-4}, {convert.F16, 2e-2}} {
 		for _, noPacked := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/nopacked=%v", tc.dtype, noPacked), func(t *testing.T) {
 				m, err := vision.Open(convertXrayGPT(t, tc.dtype), vision.Options{NoPacked: noPacked})

@@ -38,7 +38,7 @@ MedCLIP: xraygpt convert vision --medclip pytorch_model.bin [--proj proj.pth] -o
 					&cli.StringFlag{Name: "medclip", Usage: "MedCLIP checkpoint (pytorch_model.bin)"},
 					&cli.StringFlag{Name: "proj", Usage: "checkpoint holding llama_proj.weight/bias (XrayGPT's checkpoint)"},
 					&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Required: true, Usage: "output GGUF file"},
-					&cli.StringFlag{Name: "dtype", Value: "f16", Usage: "storage of the weight matrices: f16 or f32"},
+					&cli.StringFlag{Name: "dtype", Value: "source", Usage: "storage of the weight matrices: source (each as its checkpoint stores it: the released EVA in f16, BLIP-2's Q-Former in f32), f16 or f32"},
 					&cli.IntFlag{Name: "eva-heads", Usage: "EVA attention heads, for non-standard models", DefaultText: "width/88"},
 					&cli.IntFlag{Name: "qformer-heads", Usage: "Q-Former attention heads, for non-standard models", DefaultText: "width/64"},
 					&cli.IntFlag{Name: "eva-blocks", Usage: "EVA blocks to use", DefaultText: "all but the last, as XrayGPT"},
@@ -84,8 +84,8 @@ func runConvertVision(c *cli.Context) error {
 		QFormerHeads: c.Int("qformer-heads"),
 		EVABlocks:    c.Int("eva-blocks"),
 	}
-	if opts.DType != visconvert.F16 && opts.DType != visconvert.F32 {
-		return cli.Exit(fmt.Sprintf("convert vision: --dtype %q: want f16 or f32", c.String("dtype")), 2)
+	if opts.DType != visconvert.Source && opts.DType != visconvert.F16 && opts.DType != visconvert.F32 {
+		return cli.Exit(fmt.Sprintf("convert vision: --dtype %q: want source, f16 or f32", c.String("dtype")), 2)
 	}
 	out := c.String("output")
 	if err := fileio.CheckOutput(out, c.String("eva"), c.String("qformer"), c.String("medclip"), c.String("proj")); err != nil {

@@ -18,6 +18,7 @@ import (
 	"strings"
 
 	"github.com/xraygpt-go/xraygpt/gguf"
+	"github.com/xraygpt-go/xraygpt/torchfile"
 	"github.com/xraygpt-go/xraygpt/vision"
 )
 
@@ -30,9 +31,14 @@ const (
 	F32  DType = "f32" // the zero value means F32
 	F16  DType = "f16"
 	BF16 DType = "bf16"
+	// Source keeps each matrix in its checkpoint's own precision (float32,
+	// float16 or bfloat16; float64 becomes f32): the released EVA stays in
+	// f16 and BLIP-2's float32 Q-Former stays exact.
+	Source DType = "source"
 )
 
-func (d DType) ggufType() (gguf.Type, error) {
+// ggufType is the storage type of a matrix stored as src in its checkpoint.
+func (d DType) ggufType(src torchfile.DType) (gguf.Type, error) {
 	switch d {
 	case "", F32:
 		return gguf.TypeF32, nil
@@ -40,8 +46,16 @@ func (d DType) ggufType() (gguf.Type, error) {
 		return gguf.TypeF16, nil
 	case BF16:
 		return gguf.TypeBF16, nil
+	case Source:
+		switch src {
+		case torchfile.Float16:
+			return gguf.TypeF16, nil
+		case torchfile.BFloat16:
+			return gguf.TypeBF16, nil
+		}
+		return gguf.TypeF32, nil
 	}
-	return 0, fmt.Errorf("convert: dtype %q: want f32, f16 or bf16", d)
+	return 0, fmt.Errorf("convert: dtype %q: want f32, f16, bf16 or source", d)
 }
 
 // XrayGPTInputs names the three checkpoints of XrayGPT's vision stack.
@@ -358,8 +372,7 @@ func normalizeProjector(c *Checkpoint) {
 // write reads every tensor the configuration needs from the checkpoint that
 // source names and writes the GGUF file.
 func write(ctx context.Context, cfg vision.Config, out string, opt Options, source func(string) (*Checkpoint, string)) error {
-	typ, err := opt.DType.ggufType()
-	if err != nil {
+	if _, err := opt.DType.ggufType(torchfile.Float32); err != nil {
 		return err
 	}
 	specs, err := vision.Tensors(cfg)
@@ -372,9 +385,7 @@ func write(ctx context.Context, cfg vision.Config, out string, opt Options, sour
 			return fmt.Errorf("convert: %w", err)
 		}
 	}
-	if err := w.AddKV("general.file_type", fileType(typ)); err != nil {
-		return fmt.Errorf("convert: %w", err)
-	}
+	elements := map[gguf.Type]int{} // matrix elements per storage type
 	for _, s := range specs {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -387,13 +398,26 @@ func write(ctx context.Context, cfg vision.Config, out string, opt Options, sour
 		if err != nil {
 			return err
 		}
-		t := typ
-		if len(s.Shape) == 1 {
-			t = gguf.TypeF32
+		t := gguf.TypeF32
+		if len(s.Shape) > 1 {
+			if t, err = opt.DType.ggufType(ck.Tensors[key].DType); err != nil {
+				return err
+			}
+			elements[t] += len(data)
 		}
 		if err := w.AddFloat32(s.Name, vision.NeOf(s.Shape), data, t); err != nil {
 			return fmt.Errorf("convert: %w", err)
 		}
+	}
+	// The file type names the storage of most of the weights.
+	most := gguf.TypeF32
+	for t, n := range elements {
+		if n > elements[most] {
+			most = t
+		}
+	}
+	if err := w.AddKV("general.file_type", fileType(most)); err != nil {
+		return fmt.Errorf("convert: %w", err)
 	}
 	if err := w.WriteFile(out); err != nil {
 		return fmt.Errorf("convert: write %s: %w", out, err)

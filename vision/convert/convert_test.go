@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/xraygpt-go/xraygpt/gguf"
 	"github.com/xraygpt-go/xraygpt/vision"
 )
 
@@ -212,5 +213,45 @@ func TestDTypeOption(t *testing.T) {
 	err := MedCLIP(context.Background(), td+"medclip_pytorch_model.bin", "", out, Options{ImageSize: 112, DType: "q4"})
 	if err == nil || !strings.Contains(err.Error(), "q4") {
 		t.Errorf("dtype q4: %v", err)
+	}
+}
+
+// TestSourceDType converts XrayGPT's checkpoints keeping each matrix's own
+// precision: EVA's fp16 tensors of more than one dimension stay F16, BLIP-2's float32 Q-Former and the
+// projector stay F32, vectors are F32 as always, and the file type names the
+// precision of most of the weights.
+func TestSourceDType(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "x.gguf")
+	opt := tinyOpt
+	opt.DType = Source
+	err := XrayGPT(context.Background(), XrayGPTInputs{
+		EVA: td + "eva_vit_g.pth", QFormer: td + "blip2_pretrained_flant5xxl.pth", Proj: td + "xraygpt_checkpoint.pth",
+	}, out, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := gguf.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var f16, f32 int
+	for _, ti := range f.Tensors {
+		want := gguf.TypeF32
+		if len(ti.Ne) > 1 && strings.HasPrefix(ti.Name, "visual_encoder.") {
+			want = gguf.TypeF16
+		}
+		if ti.Type != want {
+			t.Errorf("%s %v: type %v, want %v", ti.Name, ti.Ne, ti.Type, want)
+		}
+		if ti.Type == gguf.TypeF16 {
+			f16 += int(ti.Elements())
+		} else {
+			f32 += int(ti.Elements())
+		}
+	}
+	ft, err := f.Uint("general.file_type")
+	if want := map[bool]uint64{true: 1, false: 0}[f16 > f32]; err != nil || ft != want {
+		t.Errorf("general.file_type %d (%v), want %d for %d f16 and %d f32 elements", ft, err, want, f16, f32)
 	}
 }
