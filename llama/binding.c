@@ -63,10 +63,11 @@ static bool xg_progress(float p, void *user_data) {
 	return goProgress(p, (uintptr_t)user_data);
 }
 
-struct llama_model *xg_load_model(const char *path, int n_gpu_layers, bool use_mmap, uintptr_t progress) {
+struct llama_model *xg_load_model(const char *path, int n_gpu_layers, bool use_mmap, bool repack, uintptr_t progress) {
 	struct llama_model_params p = llama_model_default_params();
 	p.n_gpu_layers = n_gpu_layers;
 	p.use_mmap = use_mmap;
+	p.use_extra_bufts = repack;
 	if (progress) {
 		p.progress_callback = xg_progress;
 		p.progress_callback_user_data = (void *)progress;

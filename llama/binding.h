@@ -19,7 +19,7 @@ void xg_set_log_level(int min_level);
 void xg_clear_error(void);
 size_t xg_last_error(char *buf, size_t size);
 
-struct llama_model *xg_load_model(const char *path, int n_gpu_layers, bool use_mmap, uintptr_t progress);
+struct llama_model *xg_load_model(const char *path, int n_gpu_layers, bool use_mmap, bool repack, uintptr_t progress);
 struct llama_context *xg_new_context(struct llama_model *model, uint32_t n_ctx, uint32_t n_batch,
 		uint32_t n_ubatch, uint32_t n_seq_max, int32_t n_threads, int32_t n_threads_batch,
 		int flash_attn, bool kv_unified, xg_abort *abort_flag);

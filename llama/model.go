@@ -39,6 +39,9 @@ type ModelOptions struct {
 	// (0..1). Returning false aborts the load; LoadModel then returns an error
 	// wrapping ErrLoadAborted.
 	Progress func(fraction float32) bool
+	// noRepack keeps the weights in the file's layout on the CPU instead
+	// of ggml's repacked one (for the test that compares the two).
+	noRepack bool
 }
 
 // SpecialTokens lists a vocabulary's special token ids; NoToken where absent.
@@ -96,7 +99,7 @@ func LoadModel(path string, opts ModelOptions) (*Model, error) {
 
 	runtime.LockOSThread()
 	C.xg_clear_error()
-	ptr := C.xg_load_model(cpath, C.int(gpuLayers), C.bool(!opts.NoMmap), C.uintptr_t(h))
+	ptr := C.xg_load_model(cpath, C.int(gpuLayers), C.bool(!opts.NoMmap), C.bool(!opts.noRepack), C.uintptr_t(h))
 	msg := lastError()
 	runtime.UnlockOSThread()
 	if ptr == nil {
