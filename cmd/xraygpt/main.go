@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -24,9 +25,15 @@ import (
 var version = "dev"
 
 func main() {
+	app := newApp()
+	// The commands that load the language model.
+	if len(os.Args) > 1 {
+		if cmd := findCommand(app.Commands, os.Args[1]); cmd != nil && slices.Contains([]string{"summarize", "chat", "batch", "serve"}, cmd.Name) {
+			reexecWithHugePages()
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	app := newApp()
 	// chat handles Ctrl-C itself: it stops the answer being written.
 	go exitOnSecondSignal(len(os.Args) > 1 && findCommand(app.Commands, os.Args[1]) == findCommand(app.Commands, "chat"))
 	if err := app.RunContext(ctx, interspersed(app, os.Args)); err != nil {
