@@ -158,21 +158,40 @@ func Open(ctx context.Context, opts Options) (*Engine, error) {
 	if opts.Progress != nil {
 		mopts.Progress = func(f float32) bool { opts.Progress(f); return ctx.Err() == nil }
 	}
+	// The two models load at once: llama.cpp reads and repacks its
+	// weights on one thread while the vision weights are packed on the
+	// others.
+	type visionResult struct {
+		m   *vision.Model
+		err error
+	}
+	visDone := make(chan visionResult, 1)
+	go func() {
+		m, err := vision.Open(opts.VisionPath, opts.Vision)
+		visDone <- visionResult{m, err}
+	}()
 	llm, err := llama.LoadModel(opts.ModelPath, mopts)
-	if err != nil {
+	vr := <-visDone
+	vis := vr.m
+	if err == nil && llm.Arch() != "llama" {
+		err = fmt.Errorf("language model %s: architecture %q: %w", opts.ModelPath, llm.Arch(), ErrNotLLaMA)
+		llm.Close()
+	} else if err != nil {
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			err = ctx.Err()
+		} else {
+			err = fmt.Errorf("language model: %w", err)
 		}
-		return nil, fmt.Errorf("language model: %w", err)
 	}
-	if arch := llm.Arch(); arch != "llama" {
+	if err == nil && vr.err != nil {
 		llm.Close()
-		return nil, fmt.Errorf("language model %s: architecture %q: %w", opts.ModelPath, arch, ErrNotLLaMA)
+		err = fmt.Errorf("vision model: %w", vr.err)
 	}
-	vis, err := vision.Open(opts.VisionPath, opts.Vision)
 	if err != nil {
-		llm.Close()
-		return nil, fmt.Errorf("vision model: %w", err)
+		if vis != nil {
+			vis.Close()
+		}
+		return nil, err
 	}
 	if vis.Config.Projector.Out == 0 {
 		vis.Close()
