@@ -34,7 +34,6 @@ usage() { echo "usage: bench/peer.sh MODEL.gguf [N_PROMPT] [N_GEN] [THREADS]" >&
 [ $# -ge 1 ] && [ $# -le 4 ] || usage
 model=$1; n_prompt=${2:-164}; n_gen=${3:-100}; threads=${4:-2}
 n_ctx=${N_CTX:-2048}; n_batch=${N_BATCH:-512}; flash=${FLASH:-auto}
-peer_version=3.22.1
 for v in "n_prompt=$n_prompt" "n_gen=$n_gen" "threads=$threads" "N_CTX=$n_ctx" "N_BATCH=$n_batch"; do
 	[[ ${v#*=} =~ ^[1-9][0-9]*$ ]] || { echo "peer.sh: ${v%%=*} must be a positive integer, not '${v#*=}'" >&2; exit 2; }
 done
@@ -44,23 +43,12 @@ if [ ! -f "$model" ] || [ ! -r "$model" ]; then echo "peer.sh: $model: not a rea
 model=$(realpath "$model")
 command -v node >/dev/null && command -v npm >/dev/null || { echo "peer.sh: needs node (>= 20) and npm" >&2; exit 1; }
 cd "$(dirname "$0")/.."
+. bench/peer_install.sh
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# The peer, installed once into the scratch folder. Only the package of
-# this platform's prebuilt binaries is installed (no CUDA or Vulkan
-# variants), and no install script runs.
-export PEER_DIR=${PEER_DIR:-$HOME/.cache/xraygpt-bench/node-llama-cpp}
-platform=$(node -p 'process.platform + "-" + process.arch')
-installed() { node -p "require('$PEER_DIR/node_modules/$1/package.json').version" 2>/dev/null; }
-if [ "$(installed node-llama-cpp)" != "$peer_version" ] || [ "$(installed "@node-llama-cpp/$platform")" != "$peer_version" ]; then
-	echo "installing node-llama-cpp@$peer_version into $PEER_DIR" >&2
-	mkdir -p "$PEER_DIR"
-	[ -f "$PEER_DIR/package.json" ] || echo '{"name": "xraygpt-peer-bench", "private": true}' >"$PEER_DIR/package.json"
-	NODE_LLAMA_CPP_SKIP_DOWNLOAD=true npm install --prefix "$PEER_DIR" --ignore-scripts --omit=optional --no-audit --no-fund \
-		"node-llama-cpp@$peer_version" "@node-llama-cpp/$platform@$peer_version" >&2
-fi
+install_peer
 
 # Ours, built with the repository's llama.cpp flags.
 eval "$(make -s env)"
