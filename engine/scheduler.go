@@ -180,11 +180,12 @@ func (e *Engine) NewScheduler(opts SchedulerOptions) (*Scheduler, error) {
 		opts.ContextSize = orDefault(e.opts.ContextSize, DefaultContextSize)
 	}
 	lctx, err := llama.NewContext(e.llm, llama.ContextOptions{
-		NCtx:    opts.Slots * opts.ContextSize,
-		NBatch:  e.opts.BatchSize,
-		Seqs:    opts.Slots + 1, // one more for the shared head
-		Threads: e.opts.Threads,
-		Unified: true,
+		NCtx:           opts.Slots * opts.ContextSize,
+		NBatch:         e.opts.BatchSize,
+		Seqs:           opts.Slots + 1, // one more for the shared head
+		Threads:        e.opts.Threads,
+		Unified:        true,
+		FlashAttention: e.flashAttention(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("new scheduler: %w", err)
@@ -632,6 +633,7 @@ func (s *Scheduler) draftFor(sl *slot) []llama.Token {
 	}
 	d := s.drafts.draft(append(sl.text[:len(sl.text):len(sl.text)], sl.last), k)
 	s.draftTokens.Add(int64(len(d)))
+	sl.timings.DraftTokens += len(d)
 	return d
 }
 
@@ -681,6 +683,7 @@ func (s *Scheduler) verify(sl *slot, pos0 int, d []llama.Token) {
 			break
 		}
 		accepted++
+		sl.timings.DraftAccepted++ // before the next sampleAt, which may end the answer
 	}
 	s.draftAccepted.Add(int64(accepted))
 	if rejected := len(d) - accepted; rejected > 0 {
