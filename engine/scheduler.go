@@ -35,10 +35,11 @@ type SchedulerOptions struct {
 	// a long prompt does not stall the sequences that are generating; 0:
 	// the context's batch size.
 	PrefillChunk int
-	// Draft, when > 0, turns on speculative decoding for greedy requests:
-	// up to Draft tokens proposed from n-gram matches (the conversation,
-	// earlier answers, DraftCorpus) are verified in the same step as the
-	// next token. The text is the same as without it.
+	// Draft, when > 0, turns on speculative decoding: up to Draft tokens
+	// proposed from n-gram matches (the conversation, earlier answers,
+	// DraftCorpus) are verified in the same step as the next token (see
+	// speculate). Greedy text is the same as without it, and so is the
+	// distribution of sampled text (with a seed, the text itself).
 	Draft int
 	// DraftCorpus holds report texts to draft from (e.g. a hospital's
 	// earlier reports).
@@ -620,11 +621,10 @@ func (s *Scheduler) step() {
 }
 
 // draftFor proposes draft tokens for a generating slot: none unless the
-// scheduler drafts and the slot decodes greedily (a deterministic draft
-// then never changes the text), and none past the answer's token budget or
-// the slot's context.
+// scheduler drafts, and none past the answer's token budget or the slot's
+// context.
 func (s *Scheduler) draftFor(sl *slot) []llama.Token {
-	if s.opts.Draft <= 0 || sl.j.req.Gen.Temperature > 0 {
+	if s.opts.Draft <= 0 {
 		return nil
 	}
 	k := min(s.opts.Draft, sl.maxNew-len(sl.tokens)-1, s.opts.ContextSize-sl.pos-2)
@@ -671,20 +671,16 @@ func (s *Scheduler) sampleAt(sl *slot, pos int) (llama.Token, bool) {
 }
 
 // verify samples a generating slot after a step that decoded its last token
-// and draft tokens d at positions pos0..: drafts are accepted while they
-// are what the model picks, the first token that differs is the model's
-// own, and the cache positions of the rejected drafts are removed. With no
-// draft this is one ordinary sampling step.
+// and draft tokens d at positions pos0.. (see speculate), and removes the
+// cache positions of the rejected drafts. With no draft this is one
+// ordinary sampling step.
 func (s *Scheduler) verify(sl *slot, pos0 int, d []llama.Token) {
-	accepted := 0
-	for i := 0; i <= len(d); i++ {
-		t, more := s.sampleAt(sl, pos0+i)
-		if !more || i == len(d) || t != d[i] {
-			break
+	accepted := speculate(d, func(i int) (llama.Token, bool) {
+		if i > 0 { // d[i-1] was accepted; count it before sampleAt may end the answer
+			sl.timings.DraftAccepted++
 		}
-		accepted++
-		sl.timings.DraftAccepted++ // before the next sampleAt, which may end the answer
-	}
+		return s.sampleAt(sl, pos0+i)
+	})
 	s.draftAccepted.Add(int64(accepted))
 	if rejected := len(d) - accepted; rejected > 0 {
 		sl.pos -= rejected
