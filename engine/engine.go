@@ -202,16 +202,18 @@ func Open(ctx context.Context, opts Options) (*Engine, error) {
 	return &Engine{opts: opts, llm: llm, vis: vis, load: time.Since(start), cache: map[[32]byte]*Image{}}, nil
 }
 
-// flashAttention chooses llama.cpp's attention kernels for the engine's
-// contexts: off when the language model runs on the CPU, where ggml's
-// flash-attention kernel works through the cache one query row at a time:
-// a step of 8 tokens, as speculative decoding verifies, costs 4.9x a step of
-// 1 with it on the demo model and 1.8x without (2.9x and 3.6x on a
-// 1024-wide, 16-layer F16 model, whose single steps are no slower without
-// it either; llama's BenchmarkVerify). llama.cpp's choice (on for GPUs)
-// otherwise.
-func (e *Engine) flashAttention() llama.FlashAttention {
-	if e.opts.GPULayers == 0 {
+// flashAttention chooses llama.cpp's attention kernels for a scheduler's
+// context: off for speculative decoding (draft > 0) when the language model
+// runs on the CPU, where ggml's flash-attention kernel works through the
+// cache one query row at a time: a step of 8 tokens, as drafting verifies,
+// costs 4.9x a step of 1 with it on the demo model and 1.8x without
+// (llama's BenchmarkVerify; on the 7B shape, whose steps are dominated by
+// the weights, 4.6-4.9x either way). llama.cpp's choice (on) otherwise:
+// without it the compute buffer holds a prompt batch's attention scores,
+// n_batch x n_ctx floats per head (128 MiB more for a 7B model at the
+// default context), and single steps gain nothing consistent.
+func (e *Engine) flashAttention(draft int) llama.FlashAttention {
+	if draft > 0 && e.opts.GPULayers == 0 {
 		return llama.FlashOff
 	}
 	return llama.FlashAuto

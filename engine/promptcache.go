@@ -115,7 +115,7 @@ func (s *Scheduler) loadHead(head []llama.Token) (key [32]byte, loaded bool) {
 	if dir == "" {
 		return key, false
 	}
-	key, err := promptCacheKey(s.e.llm.Path(), s.e.flashAttention(), head)
+	key, err := promptCacheKey(s.e.llm.Path(), s.flash, head)
 	if err != nil {
 		s.e.warn(fmt.Sprintf("prompt cache: %v", err))
 		return key, false

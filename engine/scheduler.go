@@ -105,6 +105,7 @@ type Scheduler struct {
 	done   chan struct{}
 	closed sync.Once
 
+	flash     llama.FlashAttention // the context's attention kernels
 	slots     []*slot
 	prefixSeq int           // the sequence holding the shared head
 	head      []llama.Token // the shared head's tokens, decoded in prefixSeq
@@ -186,7 +187,7 @@ func (e *Engine) NewScheduler(opts SchedulerOptions) (*Scheduler, error) {
 		Seqs:           opts.Slots + 1, // one more for the shared head
 		Threads:        e.opts.Threads,
 		Unified:        true,
-		FlashAttention: e.flashAttention(),
+		FlashAttention: e.flashAttention(opts.Draft),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("new scheduler: %w", err)
@@ -195,7 +196,7 @@ func (e *Engine) NewScheduler(opts SchedulerOptions) (*Scheduler, error) {
 		opts.PrefillChunk = lctx.NBatch()
 	}
 	s := &Scheduler{
-		e: e, lctx: lctx, opts: opts,
+		e: e, lctx: lctx, opts: opts, flash: e.flashAttention(opts.Draft),
 		queue:     make(chan *job, opts.Queue+opts.Slots),
 		quit:      make(chan struct{}),
 		done:      make(chan struct{}),
