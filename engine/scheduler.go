@@ -39,7 +39,9 @@ type SchedulerOptions struct {
 	// proposed from n-gram matches (the conversation, earlier answers,
 	// DraftCorpus) are verified in the same step as the next token (see
 	// speculate). Greedy text is the same as without it, and so is the
-	// distribution of sampled text (with a seed, the text itself).
+	// distribution of sampled text (with a seed, nearly always the text
+	// itself: on the CPU the context then runs other attention kernels,
+	// whose logits differ slightly).
 	Draft int
 	// DraftCorpus holds report texts to draft from (e.g. a hospital's
 	// earlier reports).
