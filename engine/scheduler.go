@@ -183,13 +183,14 @@ func (e *Engine) NewScheduler(opts SchedulerOptions) (*Scheduler, error) {
 	if opts.ContextSize <= 0 {
 		opts.ContextSize = orDefault(e.opts.ContextSize, DefaultContextSize)
 	}
+	flash := e.flashAttention(opts.Draft)
 	lctx, err := llama.NewContext(e.llm, llama.ContextOptions{
 		NCtx:           opts.Slots * opts.ContextSize,
 		NBatch:         e.opts.BatchSize,
 		Seqs:           opts.Slots + 1, // one more for the shared head
 		Threads:        e.opts.Threads,
 		Unified:        true,
-		FlashAttention: e.flashAttention(opts.Draft),
+		FlashAttention: flash,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("new scheduler: %w", err)
@@ -198,7 +199,7 @@ func (e *Engine) NewScheduler(opts SchedulerOptions) (*Scheduler, error) {
 		opts.PrefillChunk = lctx.NBatch()
 	}
 	s := &Scheduler{
-		e: e, lctx: lctx, opts: opts, flash: e.flashAttention(opts.Draft),
+		e: e, lctx: lctx, opts: opts, flash: flash,
 		queue:     make(chan *job, opts.Queue+opts.Slots),
 		quit:      make(chan struct{}),
 		done:      make(chan struct{}),
