@@ -75,6 +75,33 @@ func follow(src, suffix []llama.Token, k int) []llama.Token {
 	return nil
 }
 
+// speculate is the accept/reject rule of speculative decoding for the
+// deterministic drafts d, whose positions the model has computed: at each
+// position i, next(i) draws the model's token from its own distribution p
+// there (the whole sampler chain, as without drafts: greedy, or penalties,
+// top-k, top-p, min-p, temperature and the seeded random draw) and it is
+// emitted; d[i] is accepted when it is that token, and the first draft
+// that is not ends the step. It returns the number of drafts accepted.
+//
+// This is the speculative sampling rule (Leviathan et al. 2023, Chen et al.
+// 2023) for a draft distribution q that is a point mass on d[i]: that rule
+// accepts d[i] with probability min(1, p(d[i])/q(d[i])) = p(d[i]) and on
+// rejection draws from max(0, p-q) normalized, i.e. p without d[i]; drawing
+// t from p and accepting when t == d[i] gives each token the same
+// probability (p(d[i]) for d[i], p(t) for any other t, then rejecting) and
+// uses one random draw per emitted token, as decoding without drafts does.
+// So the text has the distribution it has without drafts, and a seeded
+// request writes the same text with and without them. next reports false
+// when the answer has ended, which ends the step too.
+func speculate(d []llama.Token, next func(i int) (llama.Token, bool)) int {
+	for i := 0; ; i++ {
+		t, more := next(i)
+		if !more || i == len(d) || t != d[i] {
+			return i
+		}
+	}
+}
+
 // remember adds a finished answer to the draft sources.
 func (d *drafter) remember(answer []llama.Token) {
 	if len(answer) < draftMinN+1 {

@@ -105,6 +105,9 @@ type Timings struct {
 	Prompt          time.Duration // decoding them
 	GeneratedTokens int
 	Generate        time.Duration
+	// DraftTokens counts the draft tokens proposed for this answer by
+	// speculative decoding, DraftAccepted those the model confirmed.
+	DraftTokens, DraftAccepted int
 }
 
 // PromptTokensPerSecond is the prompt processing speed.
@@ -118,7 +121,15 @@ func (t Timings) String() string {
 	return fmt.Sprintf("load %s, vision %s, prompt %d tokens in %s (%.1f tok/s), generation %d tokens in %s (%.1f tok/s), %d prompt positions from the cache",
 		t.Load.Round(time.Millisecond), t.Vision.Round(time.Millisecond),
 		t.PromptTokens, t.Prompt.Round(time.Millisecond), t.PromptTokensPerSecond(),
-		t.GeneratedTokens, t.Generate.Round(time.Millisecond), t.TokensPerSecond(), t.CachedTokens)
+		t.GeneratedTokens, t.Generate.Round(time.Millisecond), t.TokensPerSecond(), t.CachedTokens) + t.drafts()
+}
+
+// drafts formats the speculative decoding counts, when there were drafts.
+func (t Timings) drafts() string {
+	if t.DraftTokens == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", %d of %d draft tokens accepted", t.DraftAccepted, t.DraftTokens)
 }
 
 // Image is an image turned into soft tokens.
@@ -208,6 +219,23 @@ func Open(ctx context.Context, opts Options) (*Engine, error) {
 		opts.ImageCache = 16
 	}
 	return &Engine{opts: opts, llm: llm, vis: vis, load: time.Since(start), cache: map[[32]byte]*Image{}}, nil
+}
+
+// flashAttention chooses llama.cpp's attention kernels for a scheduler's
+// context: off for speculative decoding (draft > 0) when the language model
+// runs on the CPU, where ggml's flash-attention kernel works through the
+// cache one query row at a time: a step of 8 tokens, as drafting verifies,
+// costs 4.9x a step of 1 with it on the demo model and 1.8x without
+// (llama's BenchmarkVerify; on the 7B shape, whose steps are dominated by
+// the weights, 4.6-4.9x either way). llama.cpp's choice (on) otherwise:
+// without it the compute buffer holds a prompt batch's attention scores,
+// n_batch x n_ctx floats per head (128 MiB more for a 7B model at the
+// default context), and single steps gain nothing consistent.
+func (e *Engine) flashAttention(draft int) llama.FlashAttention {
+	if draft > 0 && e.opts.GPULayers == 0 {
+		return llama.FlashOff
+	}
+	return llama.FlashAuto
 }
 
 // Close releases both models. It is safe to call more than once.

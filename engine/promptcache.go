@@ -33,7 +33,7 @@ const promptCacheMagic = "XGPC1\n"
 const maxPromptCacheFile = 1 << 30
 
 // promptCacheKey identifies the head's KV state.
-func promptCacheKey(modelPath string, head []llama.Token) ([32]byte, error) {
+func promptCacheKey(modelPath string, flash llama.FlashAttention, head []llama.Token) ([32]byte, error) {
 	h := sha256.New()
 	abs, err := filepath.Abs(modelPath)
 	if err != nil {
@@ -52,8 +52,9 @@ func promptCacheKey(modelPath string, head []llama.Token) ([32]byte, error) {
 	if _, err := io.Copy(h, io.LimitReader(f, 64<<10)); err != nil {
 		return [32]byte{}, err
 	}
-	// The KV layout this binding creates: f16 cells, one unified buffer.
-	fmt.Fprintf(h, "\nkv f16 unified\nhead %d\n", len(head))
+	// The KV layout this binding creates: f16 cells, one unified buffer, V
+	// transposed or not as the attention kernels need.
+	fmt.Fprintf(h, "\nkv f16 unified flash %d\nhead %d\n", flash, len(head))
 	for _, t := range head {
 		binary.Write(h, binary.LittleEndian, int32(t))
 	}
@@ -114,7 +115,7 @@ func (s *Scheduler) loadHead(head []llama.Token) (key [32]byte, loaded bool) {
 	if dir == "" {
 		return key, false
 	}
-	key, err := promptCacheKey(s.e.llm.Path(), head)
+	key, err := promptCacheKey(s.e.llm.Path(), s.flash, head)
 	if err != nil {
 		s.e.warn(fmt.Sprintf("prompt cache: %v", err))
 		return key, false

@@ -35,10 +35,13 @@ type SchedulerOptions struct {
 	// a long prompt does not stall the sequences that are generating; 0:
 	// the context's batch size.
 	PrefillChunk int
-	// Draft, when > 0, turns on speculative decoding for greedy requests:
-	// up to Draft tokens proposed from n-gram matches (the conversation,
-	// earlier answers, DraftCorpus) are verified in the same step as the
-	// next token. The text is the same as without it.
+	// Draft, when > 0, turns on speculative decoding: up to Draft tokens
+	// proposed from n-gram matches (the conversation, earlier answers,
+	// DraftCorpus) are verified in the same step as the next token (see
+	// speculate). Greedy text is the same as without it, and so is the
+	// distribution of sampled text (with a seed, nearly always the text
+	// itself: on the CPU the context then runs other attention kernels,
+	// whose logits differ slightly).
 	Draft int
 	// DraftCorpus holds report texts to draft from (e.g. a hospital's
 	// earlier reports).
@@ -104,6 +107,7 @@ type Scheduler struct {
 	done   chan struct{}
 	closed sync.Once
 
+	flash     llama.FlashAttention // the context's attention kernels
 	slots     []*slot
 	prefixSeq int           // the sequence holding the shared head
 	head      []llama.Token // the shared head's tokens, decoded in prefixSeq
@@ -179,12 +183,14 @@ func (e *Engine) NewScheduler(opts SchedulerOptions) (*Scheduler, error) {
 	if opts.ContextSize <= 0 {
 		opts.ContextSize = orDefault(e.opts.ContextSize, DefaultContextSize)
 	}
+	flash := e.flashAttention(opts.Draft)
 	lctx, err := llama.NewContext(e.llm, llama.ContextOptions{
-		NCtx:    opts.Slots * opts.ContextSize,
-		NBatch:  e.opts.BatchSize,
-		Seqs:    opts.Slots + 1, // one more for the shared head
-		Threads: e.opts.Threads,
-		Unified: true,
+		NCtx:           opts.Slots * opts.ContextSize,
+		NBatch:         e.opts.BatchSize,
+		Seqs:           opts.Slots + 1, // one more for the shared head
+		Threads:        e.opts.Threads,
+		Unified:        true,
+		FlashAttention: flash,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("new scheduler: %w", err)
@@ -193,7 +199,7 @@ func (e *Engine) NewScheduler(opts SchedulerOptions) (*Scheduler, error) {
 		opts.PrefillChunk = lctx.NBatch()
 	}
 	s := &Scheduler{
-		e: e, lctx: lctx, opts: opts,
+		e: e, lctx: lctx, opts: opts, flash: flash,
 		queue:     make(chan *job, opts.Queue+opts.Slots),
 		quit:      make(chan struct{}),
 		done:      make(chan struct{}),
@@ -619,11 +625,10 @@ func (s *Scheduler) step() {
 }
 
 // draftFor proposes draft tokens for a generating slot: none unless the
-// scheduler drafts and the slot decodes greedily (a deterministic draft
-// then never changes the text), and none past the answer's token budget or
-// the slot's context.
+// scheduler drafts, and none past the answer's token budget or the slot's
+// context.
 func (s *Scheduler) draftFor(sl *slot) []llama.Token {
-	if s.opts.Draft <= 0 || sl.j.req.Gen.Temperature > 0 {
+	if s.opts.Draft <= 0 {
 		return nil
 	}
 	k := min(s.opts.Draft, sl.maxNew-len(sl.tokens)-1, s.opts.ContextSize-sl.pos-2)
@@ -632,6 +637,7 @@ func (s *Scheduler) draftFor(sl *slot) []llama.Token {
 	}
 	d := s.drafts.draft(append(sl.text[:len(sl.text):len(sl.text)], sl.last), k)
 	s.draftTokens.Add(int64(len(d)))
+	sl.timings.DraftTokens += len(d)
 	return d
 }
 
@@ -669,19 +675,16 @@ func (s *Scheduler) sampleAt(sl *slot, pos int) (llama.Token, bool) {
 }
 
 // verify samples a generating slot after a step that decoded its last token
-// and draft tokens d at positions pos0..: drafts are accepted while they
-// are what the model picks, the first token that differs is the model's
-// own, and the cache positions of the rejected drafts are removed. With no
-// draft this is one ordinary sampling step.
+// and draft tokens d at positions pos0.. (see speculate), and removes the
+// cache positions of the rejected drafts. With no draft this is one
+// ordinary sampling step.
 func (s *Scheduler) verify(sl *slot, pos0 int, d []llama.Token) {
-	accepted := 0
-	for i := 0; i <= len(d); i++ {
-		t, more := s.sampleAt(sl, pos0+i)
-		if !more || i == len(d) || t != d[i] {
-			break
+	accepted := speculate(d, func(i int) (llama.Token, bool) {
+		if i > 0 { // d[i-1] was accepted; count it before sampleAt may end the answer
+			sl.timings.DraftAccepted++
 		}
-		accepted++
-	}
+		return s.sampleAt(sl, pos0+i)
+	})
 	s.draftAccepted.Add(int64(accepted))
 	if rejected := len(d) - accepted; rejected > 0 {
 		sl.pos -= rejected

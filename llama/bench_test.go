@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -260,4 +261,72 @@ func benchThreadCount() int {
 		return *benchThreads
 	}
 	return runtime.NumCPU()
+}
+
+// BenchmarkVerify measures what speculative decoding pays to verify draft
+// tokens: one DecodeRuns step of k tokens with logits at every position
+// (k-1 drafts and the last sampled token) after a prompt of -llama.prompt
+// positions, for k = 1, 2, 4 and 8, with llama.cpp's flash-attention
+// kernels on and off. It reports the median time of each step and its
+// ratio to the step of one token (the steps interleaved iteration by
+// iteration, so that load from other processes hits all alike). Drafting
+// gains where 1 + the drafts accepted per step exceeds the ratio. The demo
+// model and the 7B shape:
+//
+//	go test ./llama/ -run '^$' -bench Verify -benchtime 100x -llama.threads 1 -llama.prompt 150 -llama.model $PWD/demo/radllama-demo-q8_0.gguf
+//	go test ./llama/ -run '^$' -bench Verify -benchtime 5x -llama.7b
+func BenchmarkVerify(b *testing.B) {
+	path := benchModelPath(b)
+	m, err := llama.LoadModel(path, llama.ModelOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	ks := []int{1, 2, 4, 8}
+	for _, fa := range []struct {
+		name string
+		fa   llama.FlashAttention
+	}{{"flash=on", llama.FlashOn}, {"flash=off", llama.FlashOff}} {
+		b.Run(fa.name, func(b *testing.B) {
+			n := *benchPrompt
+			c, err := llama.NewContext(m, llama.ContextOptions{NCtx: n + 16, Threads: benchThreadCount(), FlashAttention: fa.fa})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			words := strings.Repeat("the chest x-ray shows no pleural effusion and the heart size is normal ", n)
+			toks, err := m.Tokenize(words, true, false)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx := context.Background()
+			if err := c.DecodeRuns(ctx, []llama.Run{{Seq: 0, Pos: 0, Input: llama.TokenInput(toks[:n])}}); err != nil {
+				b.Fatal(err)
+			}
+			steps := make([][]time.Duration, len(ks))
+			for range b.N {
+				for i, k := range ks {
+					in := llama.TokenInput(toks[n : n+k])
+					in.Logits = true
+					start := time.Now()
+					if err := c.DecodeRuns(ctx, []llama.Run{{Seq: 0, Pos: n, Input: in}}); err != nil {
+						b.Fatal(err)
+					}
+					steps[i] = append(steps[i], time.Since(start))
+					if err := c.RemoveRange(0, n, -1); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			med := make([]float64, len(ks))
+			for i, k := range ks {
+				slices.Sort(steps[i])
+				med[i] = steps[i][len(steps[i])/2].Seconds()
+				b.ReportMetric(med[i]*1000, fmt.Sprintf("k%d-ms", k))
+				if k > 1 {
+					b.ReportMetric(med[i]/med[0], fmt.Sprintf("k%d/k1", k))
+				}
+			}
+		})
+	}
 }

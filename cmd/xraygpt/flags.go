@@ -162,7 +162,7 @@ func modelFlags() []cli.Flag {
 		&cli.StringFlag{Name: "mmap", Value: "auto", Usage: "map the language model file (on), or read it into memory (off); auto: off when running on the CPU only, where llama.cpp's repacked weights would otherwise be resident next to the mapped file, on with GPU offload"},
 		&cli.StringFlag{Name: "lib-dir", Usage: "folder of GPU backend plugins", DefaultText: "env XRAYGPT_LIB_DIR, else lib/ next to the binary"},
 		&cli.StringFlag{Name: "prompt-cache", Usage: "folder keeping the KV state of XrayGPT's system prompt between runs", DefaultText: "xraygpt/ in the user cache folder"},
-		&cli.IntFlag{Name: "draft", Usage: "speculative decoding for greedy answers (--temp 0): up to N draft tokens from n-gram matches verified per step; same text, faster only where a step of N+1 tokens costs little more than one (GPU); 0 = off"},
+		&cli.IntFlag{Name: "draft", Usage: "speculative decoding: up to N draft tokens from n-gram matches (the conversation, earlier answers, --draft-corpus) verified per step; greedy text is unchanged, sampled text keeps its distribution (with --seed, nearly always the same text); faster where a step of N+1 tokens costs little more than one (see bench/speculative.sh); 0 = off"},
 		&cli.StringFlag{Name: "draft-corpus", Usage: "reports to draft from with --draft (plain text, one per line, or JSONL with a \"report\" field)"},
 		&cli.BoolFlag{Name: "no-prompt-cache", Usage: "decode the system prompt in every run instead of keeping it in --prompt-cache"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print llama.cpp's log, devices and timings on stderr"},
