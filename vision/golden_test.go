@@ -92,6 +92,19 @@ func TestXrayGPTGolden(t *testing.T) {
 				if (tc.dtype == convert.F32) != (m.WidenedBytes == 0) {
 					t.Errorf("%s file: %d bytes copied to the heap", tc.dtype, m.WidenedBytes)
 				}
+				// EVA's four matrices per block, packed: 2 bytes a weight
+				// when the file holds them in f16.
+				var packed int64
+				if m.Packed() {
+					c := m.Config.EVA
+					perWeight := map[convert.DType]int64{convert.F32: 4, convert.F16: 2, convert.Source: 2}[tc.dtype]
+					for _, sh := range [][2]int{{3 * c.Width, c.Width}, {c.Width, c.Width}, {c.MLP, c.Width}, {c.Width, c.MLP}} {
+						packed += int64(c.Blocks) * int64(linalg.PackedLen(sh[0], sh[1])) * perWeight
+					}
+				}
+				if m.PackedBytes != packed {
+					t.Errorf("%s file: %d bytes of packed matrices, want %d", tc.dtype, m.PackedBytes, packed)
+				}
 				c := m.Config
 				if c.EVA.Blocks != 3 || c.QFormer.Layers != 4 || c.QFormer.CrossFreq != 2 || c.Projector.Out != 40 {
 					t.Fatalf("config %+v", c)

@@ -78,6 +78,10 @@ type Model struct {
 	// too, after which the mapping is released. In an all-f32 file every
 	// tensor is used in place from the mapping and this is 0.
 	WidenedBytes int64
+	// PackedBytes is the memory of the packed matrices (see Options.NoPacked),
+	// 2 bytes a weight for an f16 file's, 4 otherwise; their mapped pages are
+	// released after packing.
+	PackedBytes int64
 
 	mu     sync.Mutex
 	evaS   *evaState
@@ -166,6 +170,7 @@ func build(cfg Config, src tensorSource, opt Options, pack bool) (*Model, error)
 	if l.err != nil {
 		return nil, l.err
 	}
+	m.PackedBytes = l.packed
 	return m, nil
 }
 

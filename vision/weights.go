@@ -45,6 +45,8 @@ type loader struct {
 	// (getPacked); tmp is its reusable buffer for decoded tensors.
 	pack bool
 	tmp  []float32
+	// packed counts the bytes of the packed matrices.
+	packed int64
 }
 
 // matrix reads an [out, in] weight: plain (get), or, when the loader
@@ -66,6 +68,7 @@ func (l *loader) matrix(name string, out, in int) ([]float32, *linalg.Packed) {
 	}
 	if h != nil {
 		defer done()
+		l.packed += int64(linalg.PackedLen(out, in)) * 2
 		return nil, linalg.PackHalf(l.src.allocHalf(linalg.PackedLen(out, in)), h, out, in)
 	}
 	if cap(l.tmp) < out*in {
@@ -80,6 +83,7 @@ func (l *loader) matrix(name string, out, in int) ([]float32, *linalg.Packed) {
 	if t == nil { // recordSource
 		return nil, nil
 	}
+	l.packed += int64(linalg.PackedLen(out, in)) * 4
 	return nil, linalg.Pack(l.src.alloc(linalg.PackedLen(out, in)), t, out, in)
 }
 

@@ -295,7 +295,7 @@ func run(llmPath, visPath, imagePath string, runs, nGen, threads int, noMmap boo
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	peak := ru.Maxrss * 1024
 	vm := e.VisionModel()
-	visionMem := vm.WidenedBytes + mappedF32(visPath)
+	visionMem := vm.WidenedBytes + vm.PackedBytes + mappedF32(visPath)
 	kv := kvBytes(llm)
 	budget := fileSize(llmPath) + visionMem + kv + 300<<20
 
@@ -312,7 +312,8 @@ func run(llmPath, visPath, imagePath string, runs, nGen, threads int, noMmap boo
 }
 
 // mappedF32 is the size of the vision file's F32 tensors, which are used in
-// place from the mapping (F16 ones are widened and counted in WidenedBytes).
+// place from the mapping (F16 ones are widened and counted in WidenedBytes,
+// or packed and counted in PackedBytes).
 func mappedF32(path string) int64 {
 	f, err := gguf.Open(path)
 	if err != nil {
