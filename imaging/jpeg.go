@@ -10,6 +10,7 @@ import (
 	"image/jpeg"
 	"io"
 
+	"github.com/xraygpt-go/xraygpt/codec/jpegbits"
 	"github.com/xraygpt-go/xraygpt/codec/rawjpeg"
 )
 
@@ -27,27 +28,6 @@ import (
 // package rawjpeg) instead.
 var errFallback = errors.New("jpeg: not handled by the libjpeg-compatible path")
 
-// zigzag[k] is the natural (row-major) index of the k-th coefficient in
-// zigzag order; the 16 extra entries absorb run lengths that overshoot in
-// corrupt data, as libjpeg's jpeg_natural_order does.
-var zigzag = [64 + 16]uint8{
-	0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5,
-	12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21, 28,
-	35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51,
-	58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
-	63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63,
-}
-
-type huffman struct {
-	// lookahead: for the next 9 bits, symbol<<8 | code length (0: longer code).
-	look    [1 << 9]uint16
-	maxcode [18]int32 // largest code of each length, -1 if none
-	valptr  [17]int32 // index in vals of the first code of each length
-	mincode [17]int32
-	vals    [256]uint8
-	defined bool
-}
-
 type jcomp struct {
 	id, h, v, tq int
 	bw, bh       int     // blocks per row and column, MCU-padded
@@ -60,7 +40,7 @@ type jpegDec struct {
 	r        *bufio.Reader
 	q        [4][64]uint16 // natural order
 	qDefined [4]bool
-	dc, ac   [4]huffman
+	dc, ac   [4]jpegbits.Huffman
 	comps    []jcomp
 	w, h     int
 	hmax     int
@@ -77,11 +57,8 @@ type jpegDec struct {
 	// maxPixels guards the coefficient allocation (the caller has checked
 	// the same header already; this keeps the decoder safe on its own).
 	maxPixels int64
-	// bit reader
-	acc    uint64
-	nbits  uint
-	marker byte // marker met inside entropy-coded data
-	err    error
+	// br reads the entropy-coded segments and the markers from r.
+	br *jpegbits.Reader
 }
 
 // decodeJPEG decodes r. Files this decoder does not handle are detected
@@ -91,6 +68,7 @@ func decodeJPEG(r io.Reader, maxPixels int64) (image.Image, error) {
 	var head bytes.Buffer
 	rec := &limitedRecorder{r: r, buf: &head, max: DefaultMaxHeaderBytes}
 	d := &jpegDec{r: bufio.NewReaderSize(rec, 1<<16), maxPixels: maxPixels}
+	d.br = jpegbits.NewReader(d.r)
 	img, err := d.decode(rec)
 	if errors.Is(err, errFallback) {
 		if rec.overflow {
@@ -147,33 +125,6 @@ func (d *jpegDec) u16() (int, error) {
 	return int(b[0])<<8 | int(b[1]), nil
 }
 
-// nextMarker skips to the next marker and returns its code.
-func (d *jpegDec) nextMarker() (byte, error) {
-	if d.marker != 0 {
-		m := d.marker
-		d.marker = 0
-		return m, nil
-	}
-	// Tolerate garbage before a marker, as libjpeg does (with a warning).
-	for {
-		c, err := d.r.ReadByte()
-		if err != nil {
-			return 0, io.ErrUnexpectedEOF
-		}
-		if c != 0xff {
-			continue
-		}
-		for c == 0xff {
-			if c, err = d.r.ReadByte(); err != nil {
-				return 0, io.ErrUnexpectedEOF
-			}
-		}
-		if c != 0 {
-			return c, nil
-		}
-	}
-}
-
 func (d *jpegDec) decode(rec *limitedRecorder) (image.Image, error) {
 	var soi [2]byte
 	if err := d.readFull(soi[:]); err != nil {
@@ -184,7 +135,7 @@ func (d *jpegDec) decode(rec *limitedRecorder) (image.Image, error) {
 	}
 	sawFrame, sawScan := false, false
 	for {
-		m, err := d.nextMarker()
+		m, err := d.br.NextMarker()
 		if err != nil {
 			if sawScan && errors.Is(err, io.ErrUnexpectedEOF) {
 				return nil, fmt.Errorf("truncated after a scan: %w", err)
@@ -407,7 +358,7 @@ func (d *jpegDec) dqt(n int) error {
 			if pq == 1 {
 				v = uint16(buf[2*k])<<8 | uint16(buf[2*k+1])
 			}
-			d.q[tq][zigzag[k]] = v
+			d.q[tq][jpegbits.Zigzag[k]] = v
 		}
 		d.qDefined[tq] = true
 	}
@@ -439,132 +390,20 @@ func (d *jpegDec) dht(n int) error {
 		if class == 1 {
 			h = &d.ac[id]
 		}
-		*h = huffman{}
-		if err := d.readFull(h.vals[:total]); err != nil {
+		var vals [256]byte
+		if err := d.readFull(vals[:total]); err != nil {
 			return err
 		}
 		n -= total
-		if err := h.build(b[1:]); err != nil {
+		if err := h.Build(b[1:], vals[:total]); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// build makes the canonical codes (JPEG Annex C) and the 9-bit lookahead.
-func (h *huffman) build(counts []byte) error {
-	code, k := int32(0), int32(0)
-	for l := 1; l <= 16; l++ {
-		cnt := int32(counts[l-1])
-		if code+cnt > 1<<l {
-			return errors.New("bad Huffman table (code overflow)")
-		}
-		h.valptr[l] = k
-		h.mincode[l] = code
-		if cnt == 0 {
-			h.maxcode[l] = -1
-		} else {
-			h.maxcode[l] = code + cnt - 1
-		}
-		if l <= 9 {
-			for i := int32(0); i < cnt; i++ {
-				c := code + i
-				shift := uint(9 - l)
-				for j := int32(0); j < 1<<shift; j++ {
-					h.look[(c<<shift)|j] = uint16(h.vals[k+i])<<8 | uint16(l)
-				}
-			}
-		}
-		code += cnt
-		k += cnt
-		code <<= 1
-	}
-	h.maxcode[17] = 0x7fffffff
-	h.defined = true
-	return nil
-}
-
-// fill tops the bit buffer up to at least 25 bits. After a marker or the end
-// of the data it feeds zero bits, as libjpeg does; running out of data
-// (EOF) is recorded in d.err.
-func (d *jpegDec) fill() {
-	for d.nbits <= 56 {
-		var c byte
-		if d.marker == 0 && d.err == nil {
-			b, err := d.r.ReadByte()
-			if err != nil {
-				d.err = io.ErrUnexpectedEOF
-			} else if b == 0xff {
-				b2, err := d.r.ReadByte()
-				for err == nil && b2 == 0xff {
-					b2, err = d.r.ReadByte()
-				}
-				switch {
-				case err != nil:
-					d.err = io.ErrUnexpectedEOF
-				case b2 == 0:
-					c = 0xff
-				default:
-					d.marker = b2
-				}
-			} else {
-				c = b
-			}
-		}
-		d.acc = d.acc<<8 | uint64(c)
-		d.nbits += 8
-		if d.marker != 0 || d.err != nil {
-			// Pad generously with zeros so that decoding can run to the
-			// end of the MCU; the error (if any) is reported after it.
-			for d.nbits <= 56 {
-				d.acc <<= 8
-				d.nbits += 8
-			}
-			return
-		}
-	}
-}
-
-func (d *jpegDec) bits(n uint) int32 {
-	if n == 0 {
-		return 0
-	}
-	if d.nbits < n {
-		d.fill()
-	}
-	d.nbits -= n
-	return int32((d.acc >> d.nbits) & (1<<n - 1))
-}
-
-func (d *jpegDec) bit() bool { return d.bits(1) != 0 }
-
-// receiveExtend reads s bits and sign-extends them (JPEG F.2.2.1).
-func (d *jpegDec) receiveExtend(s int) int32 {
-	v := d.bits(uint(s))
-	if v < 1<<(s-1) {
-		v += -1<<s + 1
-	}
-	return v
-}
-
-func (d *jpegDec) huff(h *huffman) (int, error) {
-	if d.nbits < 16 {
-		d.fill()
-	}
-	peek := (d.acc >> (d.nbits - 9)) & 0x1ff
-	if e := h.look[peek]; e&0xff != 0 {
-		d.nbits -= uint(e & 0xff)
-		return int(e >> 8), nil
-	}
-	code := int32(0)
-	for l := 1; l <= 16; l++ {
-		code = code<<1 | d.bits(1)
-		if code <= h.maxcode[l] {
-			return int(h.vals[(h.valptr[l]+code-h.mincode[l])&0xff]), nil
-		}
-	}
-	return 0, errors.New("bad Huffman code")
-}
+// bit reads one bit.
+func (d *jpegDec) bit() bool { return d.br.Bits(1) != 0 }
 
 func (d *jpegDec) sos(n int) error {
 	if n < 1 {
@@ -608,7 +447,7 @@ func (d *jpegDec) sos(n int) error {
 	needDC := !d.prog || (ss == 0 && ah == 0)
 	needAC := !d.prog || ss > 0
 	for _, c := range scomps {
-		if (needDC && !d.dc[c.dcTab].defined) || (needAC && !d.ac[c.acTab].defined) {
+		if (needDC && !d.dc[c.dcTab].Defined) || (needAC && !d.ac[c.acTab].Defined) {
 			return errors.New("scan uses an undefined Huffman table")
 		}
 		if !d.qDefined[c.tq] {
@@ -616,7 +455,8 @@ func (d *jpegDec) sos(n int) error {
 		}
 	}
 
-	d.acc, d.nbits, d.marker, d.eobrun = 0, 0, 0, 0
+	d.br.Reset()
+	d.eobrun = 0
 	for i := range d.comps {
 		d.comps[i].pred = 0
 	}
@@ -658,8 +498,8 @@ func (d *jpegDec) sos(n int) error {
 					}
 				}
 			}
-			if d.err != nil {
-				return d.err
+			if d.br.Ended {
+				return io.ErrUnexpectedEOF
 			}
 		}
 	}
@@ -668,18 +508,8 @@ func (d *jpegDec) sos(n int) error {
 
 // restart consumes an RSTn marker and resets the predictors.
 func (d *jpegDec) restart() error {
-	d.acc, d.nbits = 0, 0
-	m := d.marker
-	d.marker = 0
-	if m == 0 {
-		var err error
-		if m, err = d.nextMarker(); err != nil {
-			return err
-		}
-	}
-	if m < 0xd0 || m > 0xd7 {
-		// libjpeg resynchronises; for simplicity treat it as corrupt data.
-		return fmt.Errorf("expected RST marker, found %#x", m)
+	if err := d.br.Restart(); err != nil {
+		return err
 	}
 	for i := range d.comps {
 		d.comps[i].pred = 0
@@ -692,39 +522,11 @@ func (d *jpegDec) restart() error {
 // order, quantised coefficients), following libjpeg's jdhuff.c/jdphuff.c.
 func (d *jpegDec) block(c *jcomp, blk []int16, ss, se, ah, al int) error {
 	if !d.prog {
-		s, err := d.huff(&d.dc[c.dcTab])
-		if err != nil {
-			return err
-		}
-		if s > 16 {
-			return errors.New("bad DC magnitude")
-		}
-		if s > 0 {
-			c.pred += d.receiveExtend(s)
-		}
-		blk[0] = int16(c.pred)
-		ac := &d.ac[c.acTab]
-		for k := 1; k < 64; k++ {
-			rs, err := d.huff(ac)
-			if err != nil {
-				return err
-			}
-			r, s := rs>>4, rs&15
-			if s != 0 {
-				k += r
-				blk[zigzag[k]] = int16(d.receiveExtend(s))
-			} else {
-				if r != 15 {
-					break
-				}
-				k += 15
-			}
-		}
-		return nil
+		return jpegbits.Block(d.br, &d.dc[c.dcTab], &d.ac[c.acTab], &c.pred, blk, 16)
 	}
 	if ss == 0 { // DC scans
 		if ah == 0 {
-			s, err := d.huff(&d.dc[c.dcTab])
+			s, err := d.br.Decode(&d.dc[c.dcTab])
 			if err != nil {
 				return err
 			}
@@ -732,7 +534,7 @@ func (d *jpegDec) block(c *jcomp, blk []int16, ss, se, ah, al int) error {
 				return errors.New("bad DC magnitude")
 			}
 			if s > 0 {
-				c.pred += d.receiveExtend(s)
+				c.pred += d.br.ReceiveExtend(s)
 			}
 			blk[0] = int16(c.pred << al)
 		} else if d.bit() {
@@ -747,19 +549,19 @@ func (d *jpegDec) block(c *jcomp, blk []int16, ss, se, ah, al int) error {
 			return nil
 		}
 		for k := ss; k <= se; k++ {
-			rs, err := d.huff(ac)
+			rs, err := d.br.Decode(ac)
 			if err != nil {
 				return err
 			}
 			r, s := rs>>4, rs&15
 			if s != 0 {
 				k += r
-				blk[zigzag[k]] = int16(d.receiveExtend(s) << al)
+				blk[jpegbits.Zigzag[k]] = int16(d.br.ReceiveExtend(s) << al)
 			} else {
 				if r != 15 {
 					d.eobrun = 1 << r
 					if r > 0 {
-						d.eobrun += int(d.bits(uint(r)))
+						d.eobrun += int(d.br.Bits(uint(r)))
 					}
 					d.eobrun--
 					break
@@ -784,7 +586,7 @@ func (d *jpegDec) block(c *jcomp, blk []int16, ss, se, ah, al int) error {
 	k := ss
 	if d.eobrun == 0 {
 		for ; k <= se; k++ {
-			rs, err := d.huff(ac)
+			rs, err := d.br.Decode(ac)
 			if err != nil {
 				return err
 			}
@@ -801,12 +603,12 @@ func (d *jpegDec) block(c *jcomp, blk []int16, ss, se, ah, al int) error {
 			} else if r != 15 {
 				d.eobrun = 1 << r
 				if r > 0 {
-					d.eobrun += int(d.bits(uint(r)))
+					d.eobrun += int(d.br.Bits(uint(r)))
 				}
 				break
 			}
 			for k <= se {
-				z := int(zigzag[k])
+				z := int(jpegbits.Zigzag[k])
 				if blk[z] != 0 {
 					refine(z)
 				} else {
@@ -818,13 +620,13 @@ func (d *jpegDec) block(c *jcomp, blk []int16, ss, se, ah, al int) error {
 				k++
 			}
 			if val != 0 {
-				blk[zigzag[k]] = val
+				blk[jpegbits.Zigzag[k]] = val
 			}
 		}
 	}
 	if d.eobrun > 0 {
 		for ; k <= se; k++ {
-			refine(int(zigzag[k]))
+			refine(int(jpegbits.Zigzag[k]))
 		}
 		d.eobrun--
 	}

@@ -1,14 +1,6 @@
 package rawjpeg
 
-// zigzag[k] is the natural index of the k-th coefficient in zigzag order; the 16 extra entries
-// absorb run lengths that overshoot in corrupt data, as libjpeg's jpeg_natural_order does.
-var zigzag = [64 + 16]uint8{
-	0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5,
-	12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21, 28,
-	35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51,
-	58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
-	63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63,
-}
+import "github.com/xraygpt-go/xraygpt/codec/jpegbits"
 
 // dctScan decodes one sequential Huffman scan into the components' coefficients.
 func (d *decoder) dctScan(s *scan) error {
@@ -58,7 +50,7 @@ func (d *decoder) dctScan(s *scan) error {
 				}
 			}
 		}
-		if d.ended {
+		if d.br.Ended {
 			return d.corrupt("scan data truncated in MCU row %d of %d", y, my)
 		}
 	}
@@ -67,33 +59,8 @@ func (d *decoder) dctScan(s *scan) error {
 
 // block decodes one block's quantised coefficients in natural order (T.81 F.2.2).
 func (d *decoder) block(c *comp, blk []int32, maxMag int) error {
-	t, err := d.huff(&d.dc[c.dcTab])
-	if err != nil {
-		return err
-	}
-	if t > maxMag+1 {
-		return d.corrupt("DC difference category %d", t)
-	}
-	if t > 0 {
-		c.pred += d.receiveExtend(t)
-	}
-	blk[0] = c.pred
-	ac := &d.ac[c.acTab]
-	for k := 1; k < 64; k++ {
-		rs, err := d.huff(ac)
-		if err != nil {
-			return err
-		}
-		r, s := rs>>4, rs&15
-		if s == 0 {
-			if r != 15 {
-				break
-			}
-			k += 15
-			continue
-		}
-		k += r
-		blk[zigzag[k]] = d.receiveExtend(s)
+	if err := jpegbits.Block(d.br, &d.dc[c.dcTab], &d.ac[c.acTab], &c.pred, blk, maxMag+1); err != nil {
+		return d.corrupt("%v", err)
 	}
 	return nil
 }

@@ -1,5 +1,7 @@
 package rawjpeg
 
+import "github.com/xraygpt-go/xraygpt/codec/jpegbits"
+
 // losslessScan decodes one lossless scan (T.81 Annex H): each sample is a Huffman-coded
 // difference from a prediction made of its left (Ra), upper (Rb) and upper-left (Rc)
 // neighbours. The first row of the scan, and of each restart interval, is predicted from the
@@ -28,7 +30,7 @@ func (d *decoder) losslessScan(s *scan) error {
 	if len(s.comps) > 1 {
 		w, h = d.f.Width, d.f.Height
 	}
-	tabs := make([]*huffTable, len(s.comps))
+	tabs := make([]*jpegbits.Huffman, len(s.comps))
 	for i, c := range s.comps {
 		tabs[i] = &d.dc[c.dcTab]
 	}
@@ -60,7 +62,7 @@ func (d *decoder) losslessScan(s *scan) error {
 				case t > 16:
 					return d.corrupt("lossless difference category %d", t)
 				default:
-					diff = d.receiveExtend(t)
+					diff = d.br.ReceiveExtend(t)
 				}
 				row := c.Samples[y*w : (y+1)*w]
 				var px int32
@@ -93,7 +95,7 @@ func (d *decoder) losslessScan(s *scan) error {
 				row[x] = uint16(px + diff)
 			}
 		}
-		if d.ended {
+		if d.br.Ended {
 			return d.corrupt("scan data truncated in row %d of %d", y, h)
 		}
 	}

@@ -13,6 +13,9 @@ package rawjpeg
 import (
 	"errors"
 	"fmt"
+	"io"
+
+	"github.com/xraygpt-go/xraygpt/codec/jpegbits"
 )
 
 // Sentinel errors; Decode's errors wrap one of them.
@@ -51,18 +54,6 @@ type Frame struct {
 	AdobeTransform int  // its transform flag (0: none, 1: YCbCr, 2: YCCK)
 }
 
-// huffTable is a Huffman decoding table (T.81 Annex C and F.2.2.3).
-type huffTable struct {
-	look    [1 << lookBits]uint16 // next lookBits bits -> symbol<<8 | length; 0 when longer
-	maxcode [18]int32
-	valptr  [17]int32
-	mincode [17]int32
-	vals    [256]uint8
-	defined bool
-}
-
-const lookBits = 9
-
 type comp struct {
 	Component
 	tq           int
@@ -82,7 +73,7 @@ type decoder struct {
 	comps      []comp
 	q          [4][64]uint16
 	qDefined   [4]bool
-	dc, ac     [4]huffTable
+	dc, ac     [4]jpegbits.Huffman
 	ri         int
 	hmax, vmax int
 	mcusX      int
@@ -91,11 +82,9 @@ type decoder struct {
 	sawScan    bool
 	headerOnly bool // stop at the first scan (DecodeHeader)
 
-	// entropy-coded segment reader
-	acc    uint64
-	nbits  uint
-	marker byte // marker met in the entropy-coded data
-	ended  bool // ran past the end of the data
+	// br reads the entropy-coded segments and the markers, from data at
+	// pos (the decoder is its io.ByteReader).
+	br *jpegbits.Reader
 }
 
 // Decode decodes the JPEG codestream data. maxPixels caps Width x Height (0: no cap besides
@@ -112,6 +101,7 @@ func DecodeHeader(data []byte, maxPixels int64) (*Frame, error) {
 }
 
 func decodeFrame(d *decoder) (*Frame, error) {
+	d.br = jpegbits.NewReader(d)
 	if err := d.decode(); err != nil {
 		return nil, err
 	}
@@ -135,32 +125,22 @@ func (d *decoder) u16() (int, error) {
 	return v, nil
 }
 
+// ReadByte implements io.ByteReader over the data, for d.br.
+func (d *decoder) ReadByte() (byte, error) {
+	if d.pos >= len(d.data) {
+		return 0, io.EOF
+	}
+	d.pos++
+	return d.data[d.pos-1], nil
+}
+
 // nextMarker skips to the next marker (tolerating fill bytes and garbage, as libjpeg does).
 func (d *decoder) nextMarker() (byte, error) {
-	if d.marker != 0 {
-		m := d.marker
-		d.marker = 0
-		return m, nil
+	m, err := d.br.NextMarker()
+	if err != nil {
+		return 0, d.corrupt("unexpected end of data (no EOI marker)")
 	}
-	for d.pos < len(d.data) {
-		c := d.data[d.pos]
-		d.pos++
-		if c != 0xff {
-			continue
-		}
-		for d.pos < len(d.data) && d.data[d.pos] == 0xff {
-			d.pos++
-		}
-		if d.pos >= len(d.data) {
-			break
-		}
-		c = d.data[d.pos]
-		d.pos++
-		if c != 0 {
-			return c, nil
-		}
-	}
-	return 0, d.corrupt("unexpected end of data (no EOI marker)")
+	return m, nil
 }
 
 func (d *decoder) decode() error {
@@ -345,7 +325,7 @@ func (d *decoder) dqt(b []byte) error {
 			if pq == 1 {
 				v = uint16(b[2*k])<<8 | uint16(b[2*k+1])
 			}
-			d.q[tq][zigzag[k]] = v
+			d.q[tq][jpegbits.Zigzag[k]] = v
 		}
 		d.qDefined[tq] = true
 		b = b[size:]
@@ -375,114 +355,21 @@ func (d *decoder) dht(b []byte) error {
 		if class == 1 {
 			h = &d.ac[id]
 		}
-		*h = huffTable{}
-		copy(h.vals[:], b[:total])
-		b = b[total:]
-		if err := h.build(counts); err != nil {
+		if err := h.Build(counts, b[:total]); err != nil {
 			return d.corrupt("%v", err)
 		}
+		b = b[total:]
 	}
 	return nil
 }
 
-// build makes the canonical codes (T.81 Annex C) and the lookahead table.
-func (h *huffTable) build(counts []byte) error {
-	code, k := int32(0), int32(0)
-	for l := 1; l <= 16; l++ {
-		cnt := int32(counts[l-1])
-		if code+cnt > 1<<l {
-			return errors.New("bad Huffman table (code overflow)")
-		}
-		h.valptr[l], h.mincode[l] = k, code
-		h.maxcode[l] = -1
-		if cnt > 0 {
-			h.maxcode[l] = code + cnt - 1
-		}
-		if l <= lookBits {
-			shift := uint(lookBits - l)
-			for i := int32(0); i < cnt; i++ {
-				c := code + i
-				for j := int32(0); j < 1<<shift; j++ {
-					h.look[c<<shift|j] = uint16(h.vals[k+i])<<8 | uint16(l)
-				}
-			}
-		}
-		code = (code + cnt) << 1
-		k += cnt
+// huff reads one Huffman-coded symbol of table h.
+func (d *decoder) huff(h *jpegbits.Huffman) (int, error) {
+	v, err := d.br.Decode(h)
+	if err != nil {
+		return 0, d.corrupt("%v", err)
 	}
-	h.maxcode[17] = 0x7fffffff
-	h.defined = true
-	return nil
-}
-
-// fill tops the bit buffer up. After a marker or the end of the data it feeds zero bits, as
-// libjpeg does; running past the end is recorded in d.ended.
-func (d *decoder) fill() {
-	for d.nbits <= 56 {
-		var c byte
-		if d.marker == 0 && d.pos < len(d.data) {
-			c = d.data[d.pos]
-			d.pos++
-			if c == 0xff {
-				for d.pos < len(d.data) && d.data[d.pos] == 0xff {
-					d.pos++
-				}
-				switch {
-				case d.pos >= len(d.data):
-					d.ended = true
-					c = 0
-				case d.data[d.pos] == 0:
-					d.pos++
-				default:
-					d.marker = d.data[d.pos]
-					d.pos++
-					c = 0
-				}
-			}
-		} else if d.marker == 0 {
-			d.ended = true
-		}
-		d.acc = d.acc<<8 | uint64(c)
-		d.nbits += 8
-	}
-}
-
-func (d *decoder) bits(n uint) int32 {
-	if n == 0 {
-		return 0
-	}
-	if d.nbits < n {
-		d.fill()
-	}
-	d.nbits -= n
-	return int32((d.acc >> d.nbits) & (1<<n - 1))
-}
-
-// receiveExtend reads s bits and sign-extends them (T.81 F.2.2.1).
-func (d *decoder) receiveExtend(s int) int32 {
-	v := d.bits(uint(s))
-	if v < 1<<(s-1) {
-		v += -1<<s + 1
-	}
-	return v
-}
-
-func (d *decoder) huff(h *huffTable) (int, error) {
-	if d.nbits < 16 {
-		d.fill()
-	}
-	if e := h.look[(d.acc>>(d.nbits-lookBits))&(1<<lookBits-1)]; e&0xff != 0 {
-		d.nbits -= uint(e & 0xff)
-		return int(e >> 8), nil
-	}
-	code := int32(0)
-	for l := 1; l <= 16; l++ {
-		code = code<<1 | d.bits(1)
-		if code <= h.maxcode[l] {
-			return int(h.vals[(h.valptr[l]+code-h.mincode[l])&0xff]), nil
-		}
-	}
-	return 0, d.corrupt("bad Huffman code")
+	return v, nil
 }
 
 // scan is one parsed start-of-scan header.
@@ -518,7 +405,7 @@ func (d *decoder) sos(b []byte) error {
 		if c.dcTab > 3 || c.acTab > 3 {
 			return d.corrupt("bad SOS table selector")
 		}
-		if !d.dc[c.dcTab].defined || (!d.f.Lossless && !d.ac[c.acTab].defined) {
+		if !d.dc[c.dcTab].Defined || (!d.f.Lossless && !d.ac[c.acTab].Defined) {
 			return d.corrupt("scan uses an undefined Huffman table")
 		}
 		if !d.f.Lossless && !d.qDefined[c.tq] {
@@ -528,7 +415,7 @@ func (d *decoder) sos(b []byte) error {
 	}
 	s.ss, s.se = int(b[1+2*ns]), int(b[2+2*ns])
 	s.ah, s.al = int(b[3+2*ns]>>4), int(b[3+2*ns]&15)
-	d.acc, d.nbits, d.marker, d.ended = 0, 0, 0, false
+	d.br.Reset()
 	var err error
 	if d.f.Lossless {
 		err = d.losslessScan(&s)
@@ -539,7 +426,7 @@ func (d *decoder) sos(b []byte) error {
 	if err != nil {
 		return err
 	}
-	if d.ended {
+	if d.br.Ended {
 		return d.corrupt("scan data truncated")
 	}
 	return nil
@@ -547,17 +434,8 @@ func (d *decoder) sos(b []byte) error {
 
 // restart consumes an RSTn marker at the end of a restart interval.
 func (d *decoder) restart() error {
-	d.acc, d.nbits = 0, 0
-	m := d.marker
-	d.marker = 0
-	if m == 0 {
-		var err error
-		if m, err = d.nextMarker(); err != nil {
-			return err
-		}
-	}
-	if m < 0xd0 || m > 0xd7 {
-		return d.corrupt("expected an RST marker, found 0x%02x", m)
+	if err := d.br.Restart(); err != nil {
+		return d.corrupt("%v", err)
 	}
 	return nil
 }
