@@ -227,7 +227,7 @@ func Open(ctx context.Context, opts Options) (*Engine, error) {
 // cache one query row at a time: a step of 8 tokens, as drafting verifies,
 // costs 4.9x a step of 1 with it on the demo model and 1.8x without
 // (llama's BenchmarkVerify; on the 7B shape, whose steps are dominated by
-// the weights, 4.6-4.9x either way). llama.cpp's choice (on) otherwise:
+// the repacked weights' GEMM, 3.65x on and 3.76x off). llama.cpp's choice (on) otherwise:
 // without it the compute buffer holds a prompt batch's attention scores,
 // n_batch x n_ctx floats per head (128 MiB more for a 7B model at the
 // default context), and single steps gain nothing consistent.
